@@ -1,0 +1,1 @@
+"""Evidence storage: object stores, WARC writing, capture manifests, the custody log."""

@@ -1,0 +1,153 @@
+"""Local-directory object store: the embedded default under ``OSINT_ARCHIVE_HOME``.
+
+Writes are atomic (temporary file, fsync, then a hard link or rename into place, then a
+directory fsync), so a crash leaves either the whole object or nothing. Payloads and records
+are made read-only once written and are never replaced.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import BinaryIO
+
+from archive.hashing import HashingTempFile
+from archive.keys import STATE_PREFIX, check_key, is_evidence_key, payload_key
+from archive.store import ObjectExistsError, ObjectNotFoundError, StoredObject
+
+READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class LocalPayloadWriter:
+    """Hashes into a temporary file inside the store, then links it to its content key."""
+
+    def __init__(self, store: LocalStore) -> None:
+        self._store = store
+        self._temp = HashingTempFile(store.incoming_dir)
+
+    def write(self, data: bytes) -> int:
+        return self._temp.write(data)
+
+    def tell(self) -> int:
+        return self._temp.tell()
+
+    def commit(self) -> StoredObject:
+        self._temp.finish()
+        key = payload_key(self._temp.sha256)
+        created = self._store.publish(self._temp.path, key)
+        return StoredObject(
+            key=key, sha256=self._temp.sha256, size=self._temp.tell(), created=created
+        )
+
+    def abort(self) -> None:
+        self._temp.discard()
+
+    def __enter__(self) -> LocalPayloadWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.abort()
+
+
+class LocalStore:
+    """Object store in a directory tree that mirrors the archive keys."""
+
+    name = "local"
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.incoming_dir = self.root / ".incoming"
+        self.incoming_dir.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        return self.root / check_key(key)
+
+    def publish(self, temp_path: Path, key: str) -> bool:
+        """Move a finished temporary file to ``key`` unless an object is already there."""
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(temp_path, READ_ONLY)
+        try:
+            # link() refuses to replace an existing file, unlike rename(): no overwrite race.
+            os.link(temp_path, target)
+        except FileExistsError:
+            return False
+        finally:
+            temp_path.unlink(missing_ok=True)
+        _fsync_dir(target.parent)
+        return True
+
+    def payload_writer(self, content_type: str = "application/octet-stream") -> LocalPayloadWriter:
+        return LocalPayloadWriter(self)
+
+    def put_record(self, key: str, data: bytes) -> bool:
+        if not is_evidence_key(key) or key.startswith("objects/"):
+            raise ValueError(f"records live under captures/ or custody/: {key!r}")
+        with HashingTempFile(self.incoming_dir) as temp:
+            temp.write(data)
+            temp.finish()
+            if self.publish(temp.path, key):
+                return True
+        if self.read_bytes(key) != data:
+            raise ObjectExistsError(f"{key} already holds different bytes")
+        return False
+
+    def put_state(self, key: str, data: bytes) -> None:
+        if not check_key(key).startswith(STATE_PREFIX):
+            raise ValueError(f"state lives under {STATE_PREFIX}: {key!r}")
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with HashingTempFile(self.incoming_dir) as temp:
+            temp.write(data)
+            temp.finish()
+            os.replace(temp.path, target)
+        _fsync_dir(target.parent)
+
+    def open(self, key: str) -> AbstractContextManager[BinaryIO]:
+        try:
+            return self._path(key).open("rb")
+        except FileNotFoundError as err:
+            raise ObjectNotFoundError(key) from err
+
+    def read_bytes(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError as err:
+            raise ObjectNotFoundError(key) from err
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def size(self, key: str) -> int:
+        try:
+            return self._path(key).stat().st_size
+        except FileNotFoundError as err:
+            raise ObjectNotFoundError(key) from err
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        directory = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        start = self.root / directory
+        if not start.is_dir():
+            return
+        keys = []
+        for dirpath, dirnames, filenames in os.walk(start):
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            rel_dir = Path(dirpath).relative_to(self.root).as_posix()
+            for filename in filenames:
+                if filename.startswith("."):
+                    continue
+                key = filename if rel_dir == "." else f"{rel_dir}/{filename}"
+                if key.startswith(prefix):
+                    keys.append(key)
+        yield from sorted(keys)

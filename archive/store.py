@@ -1,0 +1,128 @@
+"""The ``ObjectStore`` interface that every storage backend implements.
+
+Three kinds of writes exist, matching the archive layout:
+
+* payloads (``objects/…``): streamed, hashed while written, content-addressed, never replaced;
+* records (``captures/…``, ``custody/…``): small immutable JSON documents at a chosen key,
+  created once; writing different bytes to an existing record key is an error;
+* state (``state/…``): small mutable cursors, never evidence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import BinaryIO, Protocol, runtime_checkable
+
+CHUNK_SIZE = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """A payload as stored: its key, SHA-256 (hex), size, and whether this call created it."""
+
+    key: str
+    sha256: str
+    size: int
+    created: bool
+
+
+class ObjectExistsError(Exception):
+    """A record key already holds different bytes; evidence is never overwritten."""
+
+
+class ObjectNotFoundError(KeyError):
+    """No object is stored under the key."""
+
+
+class PayloadWriter(Protocol):
+    """A file-like sink that hashes what is written and stores it on ``commit``."""
+
+    def write(self, data: bytes) -> int: ...
+
+    def tell(self) -> int: ...
+
+    def commit(self) -> StoredObject:
+        """Make the bytes written so far durable under their content address."""
+        ...
+
+    def abort(self) -> None:
+        """Discard what was written (idempotent; also called after ``commit``)."""
+        ...
+
+
+@runtime_checkable
+class ObjectStore(Protocol):
+    """Storage of payloads, records and state under the archive layout."""
+
+    name: str
+
+    def payload_writer(self, content_type: str = "application/octet-stream") -> PayloadWriter:
+        """A writer for one payload; use it as a context manager or call ``abort``."""
+        ...
+
+    def put_record(self, key: str, data: bytes) -> bool:
+        """Create an immutable record; True if created, False if identical bytes existed.
+
+        Raises ``ObjectExistsError`` when the key holds different bytes.
+        """
+        ...
+
+    def put_state(self, key: str, data: bytes) -> None:
+        """Write (or replace) a mutable state object under ``state/``."""
+        ...
+
+    def open(self, key: str) -> AbstractContextManager[BinaryIO]:
+        """Stream an object's bytes."""
+        ...
+
+    def read_bytes(self, key: str) -> bytes:
+        """Read a small object whole (records, state)."""
+        ...
+
+    def exists(self, key: str) -> bool:
+        """Whether an object is stored under the key."""
+        ...
+
+    def size(self, key: str) -> int:
+        """Stored size in bytes."""
+        ...
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        """Keys under a prefix, in lexical order."""
+        ...
+
+
+def put_payload(
+    store: ObjectStore, stream: BinaryIO, content_type: str = "application/octet-stream"
+) -> StoredObject:
+    """Stream a payload into the store, hashing as it is written."""
+    writer = store.payload_writer(content_type)
+    try:
+        while chunk := stream.read(CHUNK_SIZE):
+            writer.write(chunk)
+        return writer.commit()
+    finally:
+        writer.abort()
+
+
+def put_payload_bytes(
+    store: ObjectStore, data: bytes, content_type: str = "application/octet-stream"
+) -> StoredObject:
+    """Store a small in-memory payload (extracted text, JSON artefacts)."""
+    writer = store.payload_writer(content_type)
+    try:
+        writer.write(data)
+        return writer.commit()
+    finally:
+        writer.abort()
+
+
+def sha256_of_stream(stream: BinaryIO) -> str:
+    """Hex SHA-256 of a stream, read in chunks."""
+    digest = hashlib.sha256()
+    while chunk := stream.read(CHUNK_SIZE):
+        digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,23 @@
+"""Shared fixtures: storage backends for the conformance suite, local sites on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from archive.local_store import LocalStore
+from archive.store import ObjectStore
+
+STORE_BACKENDS = ["local", "s3"]
+
+
+@pytest.fixture(params=STORE_BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ObjectStore]:
+    """Every storage backend, so one suite proves they behave the same."""
+    if request.param == "local":
+        yield LocalStore(tmp_path / "archive")
+    else:
+        s3_store_factory = request.getfixturevalue("s3_store_factory")
+        yield s3_store_factory()

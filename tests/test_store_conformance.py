@@ -1,0 +1,115 @@
+"""One conformance suite for every ``ObjectStore`` backend."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import pytest
+
+from archive.keys import payload_key
+from archive.store import (
+    ObjectExistsError,
+    ObjectNotFoundError,
+    ObjectStore,
+    put_payload,
+    put_payload_bytes,
+)
+
+
+def test_payload_is_content_addressed(store: ObjectStore) -> None:
+    data = b"evidence bytes\n" * 1000
+    stored = put_payload(store, io.BytesIO(data))
+    sha = hashlib.sha256(data).hexdigest()
+    assert stored.sha256 == sha
+    assert stored.key == payload_key(sha)
+    assert stored.key.startswith(f"objects/sha256/{sha[:2]}/{sha[2:4]}/")
+    assert stored.size == len(data)
+    assert stored.created is True
+    assert store.exists(stored.key)
+    assert store.size(stored.key) == len(data)
+    with store.open(stored.key) as stream:
+        assert stream.read() == data
+
+
+def test_same_payload_is_stored_once(store: ObjectStore) -> None:
+    first = put_payload_bytes(store, b"same")
+    second = put_payload_bytes(store, b"same")
+    assert first.key == second.key
+    assert first.created is True
+    assert second.created is False
+    assert list(store.list_keys("objects/")) == [first.key]
+
+
+def test_empty_payload(store: ObjectStore) -> None:
+    stored = put_payload_bytes(store, b"")
+    assert stored.sha256 == hashlib.sha256(b"").hexdigest()
+    assert store.read_bytes(stored.key) == b""
+
+
+def test_aborted_writer_leaves_nothing(store: ObjectStore) -> None:
+    writer = store.payload_writer()
+    writer.write(b"half written")
+    writer.abort()
+    assert list(store.list_keys("objects/")) == []
+
+
+def test_record_is_created_once_and_never_replaced(store: ObjectStore) -> None:
+    key = "captures/src/2026/01/02/abc.json"
+    assert store.put_record(key, b'{"a": 1}') is True
+    assert store.put_record(key, b'{"a": 1}') is False  # idempotent retry
+    with pytest.raises(ObjectExistsError):
+        store.put_record(key, b'{"a": 2}')
+    assert store.read_bytes(key) == b'{"a": 1}'
+
+
+def test_records_outside_the_layout_are_refused(store: ObjectStore) -> None:
+    for bad_key in ("state/x", "objects/sha256/aa/bb/cc", "../etc/passwd", "captures/../state/x"):
+        with pytest.raises(ValueError):
+            store.put_record(bad_key, b"x")
+
+
+def test_state_is_mutable(store: ObjectStore) -> None:
+    store.put_state("state/cursor/src.json", b"1")
+    store.put_state("state/cursor/src.json", b"2")
+    assert store.read_bytes("state/cursor/src.json") == b"2"
+    with pytest.raises(ValueError):
+        store.put_state("captures/src/x.json", b"1")
+
+
+def test_missing_object(store: ObjectStore) -> None:
+    missing = "captures/none/2026/01/01/nothing.json"
+    assert store.exists(missing) is False
+    with pytest.raises(ObjectNotFoundError):
+        store.read_bytes(missing)
+    with pytest.raises(ObjectNotFoundError):
+        store.size(missing)
+
+
+def test_list_keys_by_prefix_in_order(store: ObjectStore) -> None:
+    keys = [
+        "captures/b/2026/01/01/2.json",
+        "captures/a/2026/01/01/1.json",
+        "captures/a/2026/01/02/3.json",
+        "custody/a/00000001.json",
+    ]
+    for key in keys:
+        store.put_record(key, key.encode())
+    assert list(store.list_keys("captures/a/")) == sorted(keys[1:3])
+    assert list(store.list_keys("captures/")) == sorted(keys[:3])
+    assert list(store.list_keys("captures/zzz/")) == []
+
+
+def test_multi_chunk_payload_streams(store: ObjectStore) -> None:
+    chunk = bytes(range(256)) * 4096  # 1 MiB
+    digest = hashlib.sha256()
+    writer = store.payload_writer()
+    for _ in range(12):
+        writer.write(chunk)
+        digest.update(chunk)
+    stored = writer.commit()
+    writer.abort()
+    assert stored.sha256 == digest.hexdigest()
+    assert stored.size == 12 * len(chunk)
+    with store.open(stored.key) as stream:
+        assert hashlib.sha256(stream.read()).hexdigest() == stored.sha256
