@@ -1,0 +1,1 @@
+"""osint-archive: collection and archiving pipeline for human-rights documentation."""
