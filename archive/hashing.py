@@ -28,6 +28,9 @@ class HashingTempFile:
     def tell(self) -> int:
         return self._size
 
+    def flush(self) -> None:
+        self._file.flush()
+
     @property
     def sha256(self) -> str:
         return self._digest.hexdigest()

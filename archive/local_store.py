@@ -42,6 +42,9 @@ class LocalPayloadWriter:
     def tell(self) -> int:
         return self._temp.tell()
 
+    def flush(self) -> None:
+        self._temp.flush()
+
     def commit(self) -> StoredObject:
         self._temp.finish()
         key = payload_key(self._temp.sha256)

@@ -1,0 +1,393 @@
+"""Archive fetched pages: WARC records, revisits, extracted text, manifests, custody events.
+
+Pages are written into the current WARC segment as they arrive. Every ``segment_pages`` pages
+(and at the end) the segment is committed in an order that keeps the archive consistent
+after a crash at any point: WARC object, text objects, manifests, custody events, URL state,
+index. A crash loses at most the uncommitted segment, which a resumed run fetches again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from archive.custody import CustodyEvent, CustodyLog
+from archive.manifest import (
+    CaptureManifest,
+    Hop,
+    PreviousCapture,
+    TextArtefact,
+    TlsCertificate,
+    WarcLocation,
+    write_manifest,
+)
+from archive.store import ObjectStore, put_payload_bytes
+from archive.url_state import StoredResponse, UrlState, load_url_state, save_url_state
+from archive.versions import software_string, tool_versions
+from archive.warc import RecordRef, WarcFileWriter, warc_date
+from collectors.http_fetch import FetchResult, HttpExchange
+from collectors.page_text import PageText, extractor_version
+
+CAPTURE_NAMESPACE = uuid.UUID("5b0c2f55-8f0e-4a6e-9d7a-2a6f0b1c9e41")
+
+
+def capture_id_for(source_id: str, run_id: str, url: str) -> str:
+    """Deterministic capture id: the same run capturing the same URL gets the same id."""
+    return str(uuid.uuid5(CAPTURE_NAMESPACE, f"{source_id}\n{run_id}\n{url}"))
+
+
+@dataclass
+class PageCapture:
+    """What a collector hands over for one requested URL."""
+
+    result: FetchResult
+    depth: int
+    page_text: PageText | None = None
+    text_problem: str | None = None
+    outlinks: Sequence[str] = ()
+
+
+@dataclass
+class CaptureStats:
+    pages: int = 0
+    revisits: int = 0
+    changed: int = 0
+    new_bytes: int = 0
+    segments: int = 0
+
+
+@dataclass
+class _Pending:
+    page: PageCapture
+    capture_id: str
+    record_type: str
+    hop_refs: list[tuple[RecordRef, RecordRef]]
+    metadata_ref: RecordRef
+    previous: UrlState | None
+    text_sha256: str | None
+
+
+@dataclass
+class CaptureRun:
+    """The source and run a writer records into."""
+
+    source_id: str
+    kind: str
+    run_id: str
+    robots_policy: str
+    operator: str
+    options: dict[str, object] = field(default_factory=dict)
+
+
+class CaptureWriter:
+    """Writes one run's pages into WARC segments and commits them with their manifests."""
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        run: CaptureRun,
+        custody: CustodyLog,
+        on_committed: Callable[[list[CaptureManifest], dict[str, str]], None] | None = None,
+        segment_pages: int = 100,
+    ) -> None:
+        self.store = store
+        self.run = run
+        self.custody = custody
+        self.on_committed = on_committed
+        self.segment_pages = segment_pages
+        self.stats = CaptureStats()
+        self._warc: WarcFileWriter | None = None
+        self._pending: list[_Pending] = []
+
+    def _segment(self) -> WarcFileWriter:
+        if self._warc is None:
+            self.stats.segments += 1
+            name = f"{self.run.source_id}-{self.run.run_id}-{self.stats.segments:05d}.warc.gz"
+            self._warc = WarcFileWriter(self.store, name)
+            self._warc.write_warcinfo(
+                {
+                    "software": software_string(),
+                    "format": "WARC File Format 1.1",
+                    "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+                    "operator": self.run.operator,
+                    "isPartOf": self.run.source_id,
+                    "x-osint-archive-run-id": self.run.run_id,
+                    "robots": self.run.robots_policy,
+                    "tools": ", ".join(f"{k}/{v}" for k, v in tool_versions().items()),
+                }
+            )
+        return self._warc
+
+    def add(self, page: PageCapture) -> None:
+        """Write a page's records now; its manifest follows at the next commit."""
+        result = page.result
+        capture_id = capture_id_for(self.run.source_id, self.run.run_id, result.requested_url)
+        final = result.final
+        previous = load_url_state(self.store, self.run.source_id, final.url)
+        warc = self._segment()
+        hop_refs = []
+        record_type = "response"
+        for hop in result.hops:
+            is_final = hop is final
+            if is_final and self._can_revisit(hop, previous):
+                assert previous is not None
+                response_ref = warc.write_revisit(
+                    hop.url,
+                    hop.response_head,
+                    hop.payload_sha256,
+                    previous.original.uri,
+                    previous.original.warc_date,
+                    previous.original.record_id,
+                    hop.fetched_at,
+                    hop.ip_address,
+                )
+                record_type = "revisit"
+            else:
+                response_ref = self._write_response(warc, hop)
+            request_ref = warc.write_request(
+                hop.url, hop.request_head, hop.fetched_at, response_ref.record_id, hop.ip_address
+            )
+            hop_refs.append((response_ref, request_ref))
+        metadata_ref = warc.write_metadata(
+            final.url, self._metadata(page), final.fetched_at, hop_refs[-1][0].record_id
+        )
+        text_sha = None
+        if page.page_text is not None and page.page_text.text:
+            text_sha = hashlib.sha256(page.page_text.text.encode("utf-8")).hexdigest()
+        self._pending.append(
+            _Pending(page, capture_id, record_type, hop_refs, metadata_ref, previous, text_sha)
+        )
+        self.stats.pages += 1
+        self.stats.revisits += record_type == "revisit"
+        if len(self._pending) >= self.segment_pages:
+            self.commit()
+
+    @staticmethod
+    def _can_revisit(hop: HttpExchange, previous: UrlState | None) -> bool:
+        return (
+            previous is not None
+            and hop.truncated is None
+            and previous.original.payload_sha256 == hop.payload_sha256
+            and previous.original.status == hop.status
+        )
+
+    @staticmethod
+    def _write_response(warc: WarcFileWriter, hop: HttpExchange) -> RecordRef:
+        hop.body.seek(0)
+        return warc.write_response(
+            hop.url,
+            hop.response_head,
+            hop.body,
+            hop.body_size,
+            hop.payload_sha256,
+            hop.block_sha256,
+            hop.fetched_at,
+            hop.ip_address,
+            hop.truncated,
+        )
+
+    def _metadata(self, page: PageCapture) -> dict[str, object]:
+        result = page.result
+        final = result.final
+        return {
+            "requested_url": result.requested_url,
+            "redirect_chain": [
+                {"url": hop.url, "status": hop.status, "location": hop.header("Location")}
+                for hop in result.hops
+            ],
+            "tls": vars(final.tls) if final.tls else None,
+            "truncated": final.truncated,
+            "attempts": result.attempts,
+            "elapsed_seconds": round(final.elapsed_seconds, 3),
+            "source_id": self.run.source_id,
+            "run_id": self.run.run_id,
+        }
+
+    def commit(self) -> None:
+        """Store the segment, then its manifests, custody events, URL state and index."""
+        if self._warc is None:
+            return
+        warc_object = self._warc.close()
+        warc_name = self._warc.filename
+        self._warc = None
+        pending, self._pending = self._pending, []
+        if warc_object.created:
+            self.stats.new_bytes += warc_object.size
+        manifests = []
+        texts: dict[str, str] = {}
+        events = [
+            CustodyEvent(
+                event_id=f"stored:{warc_object.sha256}",
+                type="stored",
+                subject=warc_object.key,
+                details={
+                    "sha256": warc_object.sha256,
+                    "size": warc_object.size,
+                    "filename": warc_name,
+                    "pages": len(pending),
+                },
+            )
+        ]
+        for item in pending:
+            manifest = self._manifest(item, warc_object.key, warc_object.sha256, warc_name)
+            data = manifest.to_json_bytes()
+            if write_manifest(self.store, manifest):
+                self.stats.new_bytes += len(data)
+            manifests.append(manifest)
+            if manifest.text is not None and item.page.page_text is not None:
+                texts[manifest.capture_id] = item.page.page_text.text
+            events.append(
+                CustodyEvent(
+                    event_id=f"captured:{manifest.capture_id}",
+                    type="captured",
+                    subject=manifest.capture_id,
+                    details={
+                        "url": manifest.requested_url,
+                        "final_url": manifest.final_url,
+                        "status": manifest.status,
+                        "payload_sha256": manifest.payload_sha256,
+                        "record_type": manifest.warc.record_type,
+                        "manifest_key": manifest.key,
+                        "manifest_sha256": hashlib.sha256(data).hexdigest(),
+                        "warc_key": warc_object.key,
+                    },
+                )
+            )
+        self.custody.append(events)
+        for item, manifest in zip(pending, manifests, strict=True):
+            self._save_state(item, manifest)
+        if self.on_committed is not None:
+            self.on_committed(manifests, texts)
+        for item in pending:
+            item.page.result.close()
+
+    def _manifest(
+        self, item: _Pending, warc_key: str, warc_sha: str, warc_name: str
+    ) -> CaptureManifest:
+        page = item.page
+        result = page.result
+        final = result.final
+        text_artefact = None
+        text_status = "none"
+        changed = False
+        if page.page_text is not None and item.text_sha256 is not None:
+            stored = put_payload_bytes(
+                self.store, page.page_text.text.encode("utf-8"), "text/plain; charset=utf-8"
+            )
+            if stored.created:
+                self.stats.new_bytes += stored.size
+            text_artefact = TextArtefact(
+                key=stored.key,
+                sha256=stored.sha256,
+                title=page.page_text.title,
+                chars=len(page.page_text.text),
+                charset=page.page_text.charset,
+                extractor=extractor_version(),
+            )
+            last_text = item.previous.last_text_sha256 if item.previous else None
+            if item.previous is None or last_text is None:
+                text_status = "new"
+            elif last_text == item.text_sha256:
+                text_status = "unchanged"
+            else:
+                text_status, changed = "changed", True
+                self.stats.changed += 1
+        previous = None
+        if item.previous is not None:
+            previous = PreviousCapture(
+                capture_id=item.previous.last_capture_id,
+                manifest_key=item.previous.last_manifest_key,
+                captured_at=item.previous.last_captured_at,
+            )
+        response_ref, request_ref = item.hop_refs[-1]
+        tls = final.tls
+        return CaptureManifest(
+            capture_id=item.capture_id,
+            kind=self.run.kind,  # type: ignore[arg-type]
+            source_id=self.run.source_id,
+            run_id=self.run.run_id,
+            requested_url=result.requested_url,
+            final_url=final.url,
+            depth=page.depth,
+            status=final.status,
+            captured_at=final.fetched_at,
+            ip_address=final.ip_address,
+            content_type=final.header("Content-Type"),
+            payload_sha256=final.payload_sha256,
+            payload_size=final.body_size,
+            truncated=final.truncated,
+            redirect_chain=[
+                Hop(
+                    url=hop.url,
+                    status=hop.status,
+                    ip_address=hop.ip_address,
+                    fetched_at=hop.fetched_at,
+                    response_record_id=refs[0].record_id,
+                )
+                for hop, refs in zip(result.hops, item.hop_refs, strict=True)
+            ],
+            tls=TlsCertificate(**vars(tls)) if tls else None,
+            warc=WarcLocation(
+                key=warc_key,
+                sha256=warc_sha,
+                filename=warc_name,
+                record_type=item.record_type,  # type: ignore[arg-type]
+                response_record_id=response_ref.record_id,
+                request_record_id=request_ref.record_id,
+                metadata_record_id=item.metadata_ref.record_id,
+                offset=response_ref.offset,
+                length=response_ref.length,
+            ),
+            text=text_artefact,
+            text_problem=page.text_problem,
+            text_status=text_status,  # type: ignore[arg-type]
+            changed=changed,
+            previous_capture=previous,
+            robots_policy=self.run.robots_policy,  # type: ignore[arg-type]
+            operator=self.run.operator,
+            tools=tool_versions(),
+            options=self.run.options,
+            outlinks=list(page.outlinks),
+        )
+
+    def _save_state(self, item: _Pending, manifest: CaptureManifest) -> None:
+        final = item.page.result.final
+        if final.truncated is not None:
+            return  # a partial body is no reference for later revisits
+        if manifest.warc.record_type == "revisit" and item.previous is not None:
+            original = item.previous.original
+        else:
+            original = StoredResponse(
+                uri=final.url,
+                warc_date=warc_date(final.fetched_at),
+                record_id=manifest.warc.response_record_id,
+                warc_key=manifest.warc.key,
+                payload_sha256=final.payload_sha256,
+                status=final.status,
+            )
+        last_text = item.text_sha256
+        if last_text is None and item.previous is not None:
+            last_text = item.previous.last_text_sha256
+        save_url_state(
+            self.store,
+            self.run.source_id,
+            UrlState(
+                url=final.url,
+                original=original,
+                last_capture_id=manifest.capture_id,
+                last_manifest_key=manifest.key,
+                last_captured_at=manifest.captured_at,
+                last_text_sha256=last_text,
+            ),
+        )
+
+    def abort(self) -> None:
+        """Drop the uncommitted segment (used when a run is cancelled)."""
+        if self._warc is not None:
+            self._warc.abort()
+            self._warc = None
+        for item in self._pending:
+            item.page.result.close()
+        self._pending = []

@@ -1,0 +1,129 @@
+"""Capture manifests: one immutable JSON record per captured URL, the same schema for all kinds."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from archive.keys import manifest_key
+from archive.store import ObjectStore
+
+SCHEMA_VERSION = 1
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Hop(Record):
+    """One response of a redirect chain."""
+
+    url: str
+    status: int
+    ip_address: str | None
+    fetched_at: datetime
+    response_record_id: str
+
+
+class TlsCertificate(Record):
+    sha256_fingerprint: str
+    subject: str
+    issuer: str
+    not_after: str
+    protocol: str
+
+
+class WarcLocation(Record):
+    """The WARC object holding the capture, and where its records are."""
+
+    key: str
+    sha256: str
+    filename: str
+    record_type: Literal["response", "revisit"]
+    response_record_id: str
+    request_record_id: str
+    metadata_record_id: str
+    offset: int
+    length: int
+
+
+class TextArtefact(Record):
+    """Main text extracted for the index, stored as its own payload."""
+
+    key: str
+    sha256: str
+    title: str
+    chars: int
+    charset: str
+    extractor: str
+
+
+class PreviousCapture(Record):
+    capture_id: str
+    manifest_key: str
+    captured_at: datetime
+
+
+class CaptureManifest(Record):
+    """What was captured, when, from where, by which tools, and where the bytes are."""
+
+    schema_version: int = SCHEMA_VERSION
+    capture_id: str
+    kind: Literal["web", "telegram", "video"]
+    source_id: str
+    run_id: str
+    requested_url: str
+    final_url: str
+    depth: int
+    status: int
+    captured_at: datetime
+    ip_address: str | None
+    content_type: str | None
+    payload_sha256: str
+    payload_size: int
+    truncated: str | None = None
+    redirect_chain: list[Hop]
+    tls: TlsCertificate | None = None
+    warc: WarcLocation
+    text: TextArtefact | None = None
+    text_problem: str | None = None
+    text_status: Literal["new", "changed", "unchanged", "none"] = "none"
+    changed: bool = False
+    previous_capture: PreviousCapture | None = None
+    lang: str | None = None  # filled by language detection at indexing time
+    robots_policy: Literal["obey", "ignore"]
+    operator: str = ""
+    tools: dict[str, str] = Field(default_factory=dict)
+    options: dict[str, object] = Field(default_factory=dict)
+    outlinks: list[str] = Field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return manifest_key(self.source_id, self.run_day, self.capture_id)
+
+    @property
+    def run_day(self) -> datetime:
+        """Manifests are filed under the day their run started, so a resumed run finds them."""
+        return datetime.strptime(self.run_id[:8], "%Y%m%d")
+
+    def to_json_bytes(self) -> bytes:
+        return json.dumps(
+            self.model_dump(mode="json"), ensure_ascii=False, sort_keys=True, indent=1
+        ).encode("utf-8")
+
+
+def write_manifest(store: ObjectStore, manifest: CaptureManifest) -> bool:
+    """Store the manifest once; True when created, False when the identical one existed."""
+    return store.put_record(manifest.key, manifest.to_json_bytes())
+
+
+def read_manifest(store: ObjectStore, key: str) -> CaptureManifest:
+    return CaptureManifest.model_validate_json(store.read_bytes(key))
+
+
+def iter_manifest_keys(store: ObjectStore, source_id: str | None = None) -> list[str]:
+    prefix = f"captures/{source_id}/" if source_id else "captures/"
+    return [key for key in store.list_keys(prefix) if key.endswith(".json")]

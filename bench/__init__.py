@@ -1,0 +1,1 @@
+"""Benchmarks: a synthetic news site, the crawl benchmark against wget, the README report."""

@@ -1,0 +1,110 @@
+"""Render the latest benchmark figures into README.md.
+
+    python -m bench.report [--results bench/results] [--readme README.md]
+
+Every ``bench/results/*.json`` holds one benchmark's latest figures in a shared shape::
+
+    {"title": "...", "generated_at": "...", "machine": {...}, "notes": "...",
+     "rows": [{"metric": "...", "value": "...", "reference": "...", "target": "...",
+               "met": true | false | null}]}
+
+(``generated_at``, ``machine``, ``notes`` and ``met`` are optional; other keys are ignored.)
+The Markdown tables replace the block between ``<!-- bench:start -->`` and
+``<!-- bench:end -->`` in the README. Without a README or without the markers, the tables are
+printed and nothing is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+MET_MARK = {True: "✅", False: "❌", None: ""}
+
+
+def cell(value: Any) -> str:
+    """One table cell: floats rounded sensibly, pipes escaped, empty for missing values."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        value = f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def render_result(result: dict[str, Any]) -> str:
+    """One benchmark's heading, provenance line and table."""
+    rows = result.get("rows", [])
+    with_met = any("met" in row for row in rows)
+    header = ["metric", "value", "reference", "target"] + (["met"] if with_met else [])
+    lines = [f"### {result.get('title', 'Benchmark')}", ""]
+    provenance = []
+    if "generated_at" in result:
+        provenance.append(f"measured {result['generated_at']}")
+    machine = result.get("machine") or {}
+    provenance.extend(f"{key}: {cell(value)}" for key, value in machine.items())
+    if provenance:
+        lines += ["_" + "; ".join(provenance) + "_", ""]
+    if result.get("notes"):
+        lines += [cell(result["notes"]), ""]
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + "---|" * len(header))
+    for row in rows:
+        cells = [cell(row.get(key)) for key in ("metric", "value", "reference", "target")]
+        if with_met:
+            cells.append(MET_MARK.get(row.get("met"), ""))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def load_results(results_dir: Path) -> list[dict[str, Any]]:
+    """Every result file, in name order; files that are not a results object are skipped."""
+    results = []
+    for path in sorted(results_dir.glob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as error:
+            print(f"skipping {path}: {error}", file=sys.stderr)
+            continue
+        if isinstance(data, dict) and isinstance(data.get("rows"), list):
+            results.append(data)
+        else:
+            print(f"skipping {path}: no 'rows' list", file=sys.stderr)
+    return results
+
+
+def replace_block(readme_text: str, block: str) -> str | None:
+    """The README with the marked block replaced, or None when the markers are missing."""
+    start = readme_text.find(START)
+    end = readme_text.find(END, start + len(START)) if start >= 0 else -1
+    if start < 0 or end < 0:
+        return None
+    return readme_text[: start + len(START)] + "\n" + block + readme_text[end:]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.report", description=__doc__)
+    parser.add_argument("--results", type=Path, default=REPO / "bench" / "results")
+    parser.add_argument("--readme", type=Path, default=REPO / "README.md")
+    args = parser.parse_args(argv)
+
+    results = load_results(args.results)
+    block = "\n".join(render_result(r) for r in results) or "_No benchmark results yet._\n"
+    readme_text = args.readme.read_text(encoding="utf-8") if args.readme.exists() else None
+    updated = replace_block(readme_text, block) if readme_text is not None else None
+    if updated is None:
+        print(block, end="")
+        print(f"({args.readme} missing or without {START}/{END} markers: not written)")
+        return 0
+    if updated != readme_text:
+        args.readme.write_text(updated, encoding="utf-8")
+    print(f"updated {args.readme} with {len(results)} benchmark table(s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

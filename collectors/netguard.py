@@ -1,0 +1,93 @@
+"""Which network targets a collector may reach.
+
+Sources are configured by analysts, and pages redirect wherever they like, so every target is
+checked twice: the URL itself (scheme, literal address) and every address DNS returns, on the
+first request and on every redirect. Loopback, private, link-local (cloud metadata), reserved
+and other non-global addresses are refused unless explicitly allowed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+ALLOWED_SCHEMES = frozenset({"http", "https"})
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class BlockedTargetError(Exception):
+    """The URL's scheme or address is not allowed; a permanent failure, not retried."""
+
+
+@dataclass(frozen=True)
+class NetworkPolicy:
+    """Allow public addresses; private ones only when allowed wholesale or by network."""
+
+    allow_private_networks: bool = False
+    allowed_networks: tuple[IPNetwork, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> NetworkPolicy:
+        """Read ``OSINT_ARCHIVE_ALLOW_PRIVATE_NETWORKS`` (1/0) and
+        ``OSINT_ARCHIVE_ALLOW_NETWORKS`` (comma-separated CIDRs, e.g. an intranet mirror)."""
+        allow_all = environ.get("OSINT_ARCHIVE_ALLOW_PRIVATE_NETWORKS", "0").strip() == "1"
+        networks = tuple(
+            ipaddress.ip_network(item.strip(), strict=False)
+            for item in environ.get("OSINT_ARCHIVE_ALLOW_NETWORKS", "").split(",")
+            if item.strip()
+        )
+        return cls(allow_private_networks=allow_all, allowed_networks=networks)
+
+    def check_address(self, address: IPAddress) -> None:
+        """Raise ``BlockedTargetError`` unless the address may be contacted."""
+        if address.version == 6 and address.ipv4_mapped is not None:  # ::ffff:127.0.0.1
+            address = address.ipv4_mapped
+        if self.allow_private_networks or address.is_global:
+            return
+        if any(address in network for network in self.allowed_networks):
+            return
+        raise BlockedTargetError(
+            f"address {address} is not public (loopback, private, link-local or reserved); "
+            "set OSINT_ARCHIVE_ALLOW_PRIVATE_NETWORKS=1 to allow it"
+        )
+
+    def check_addresses(self, host: str, addresses: Iterable[str]) -> None:
+        """Every address a name resolves to must be allowed (no mixed answers)."""
+        for text in addresses:
+            try:
+                self.check_address(ipaddress.ip_address(text.split("%", 1)[0]))
+            except BlockedTargetError as err:
+                raise BlockedTargetError(f"{host} resolves to {text}: {err}") from None
+
+    def check_url(self, url: str) -> None:
+        """Check scheme and, for hosts written as addresses (in any notation), the address."""
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in ALLOWED_SCHEMES:
+            raise BlockedTargetError(f"scheme {parts.scheme or '(none)'!r} is not http(s): {url}")
+        host = parts.hostname
+        if not host:
+            raise BlockedTargetError(f"URL has no host: {url}")
+        literal = literal_address(host)
+        if literal is not None:
+            self.check_address(literal)
+
+
+def literal_address(host: str) -> IPAddress | None:
+    """The address a host names literally, including decimal, octal and hex IPv4 forms.
+
+    ``inet_aton`` accepts the legacy notations (``2130706433``, ``0177.0.0.1``, ``0x7f.1``)
+    that browsers and resolvers also accept, so they cannot sneak past as "names".
+    """
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        pass
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return None

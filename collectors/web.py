@@ -1,0 +1,236 @@
+"""The HTTP web collector: crawl a source within its scope and hand each response to the archive.
+
+Breadth-first from the source URL, same-host by default, up to ``max_depth`` links away and
+``max_pages`` pages, obeying robots.txt unless the source says ``ignore``, with per-host
+politeness. A URL that fails is recorded with its stage and reason; the crawl goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
+from urllib.robotparser import RobotFileParser
+
+from archive.capture_writer import PageCapture
+from collectors.http_fetch import FetchError, FetchResult, HttpFetcher
+from collectors.netguard import BlockedTargetError
+from collectors.page_text import (
+    PageText,
+    TextExtractionError,
+    decoded_body,
+    extract_page_text,
+    is_html,
+)
+from collectors.politeness import HostGates
+from collectors.robots import parse_robots, robots_allows
+from osint_archive.sources import Source
+
+
+@dataclass(frozen=True)
+class CaptureFailure:
+    """A URL that yielded nothing to keep: where it failed and why."""
+
+    url: str
+    stage: str
+    reason: str
+
+
+@dataclass
+class CrawlReport:
+    pages: int = 0
+    skipped_by_robots: int = 0
+    failures: list[CaptureFailure] = field(default_factory=list)
+    seed_captured: bool = False
+    stopped_by_time: bool = False
+
+
+def normalise_url(url: str) -> str:
+    """Drop the fragment and lowercase scheme and host, so one page is queued once."""
+    parts = urlsplit(url)
+    return urlunsplit(
+        (parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", parts.query, "")
+    )
+
+
+@dataclass(frozen=True)
+class ExtractedPage:
+    page_text: PageText | None
+    problem: str | None
+
+
+def extract_for_index(
+    body: bytes, content_type: str | None, content_encoding: str | None, url: str, max_bytes: int
+) -> ExtractedPage:
+    """Decode and extract one HTML body; picklable so it can run in a worker process."""
+    import io
+
+    try:
+        raw = decoded_body(io.BytesIO(body), content_encoding, max_bytes)
+        return ExtractedPage(extract_page_text(raw, content_type, url), None)
+    except TextExtractionError as err:
+        return ExtractedPage(None, str(err))
+
+
+class WebCrawler:
+    """Crawls one web source into a sink that archives each ``PageCapture``."""
+
+    def __init__(
+        self,
+        source: Source,
+        fetcher: HttpFetcher,
+        sink: Callable[[PageCapture], None],
+        already_captured: dict[str, tuple[int, list[str]]] | None = None,
+        on_progress: Callable[[int], None] | None = None,
+        extract_executor: Executor | None = None,
+    ) -> None:
+        self.source = source
+        self.fetcher = fetcher
+        self.sink = sink
+        self.gates = HostGates(source.concurrency, source.delay_seconds)
+        self.report = CrawlReport()
+        self.on_progress = on_progress
+        self.extract_executor = extract_executor
+        # URLs captured earlier in this same run (a resumed run): skipped, links re-queued.
+        self.already_captured = already_captured or {}
+        self._robots: dict[str, asyncio.Task[RobotFileParser]] = {}
+        self._seen: set[str] = set()
+        self._queue: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
+        self._started = 0
+
+    async def crawl(self) -> CrawlReport:
+        """Run the crawl to completion, the page cap or the run-time cap."""
+        seed = normalise_url(self.source.url)
+        self._enqueue([seed], 0)
+        for url, (depth, links) in self.already_captured.items():
+            self._seen.add(url)
+            self._started += 1
+            if url == seed:
+                self.report.seed_captured = True
+            self._enqueue(links, depth + 1)
+        workers = [asyncio.create_task(self._worker()) for _ in range(self.source.concurrency)]
+        try:
+            async with asyncio.timeout(self.source.max_run_seconds):
+                await self._queue.join()
+        except TimeoutError:
+            self.report.stopped_by_time = True
+        finally:
+            for worker in workers:
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+        return self.report
+
+    def _enqueue(self, urls: Iterable[str], depth: int) -> None:
+        if depth > self.source.max_depth:
+            return
+        for url in urls:
+            url = normalise_url(url)
+            if url in self._seen or not self.source.in_scope(url):
+                continue
+            self._seen.add(url)
+            self._queue.put_nowait((url, depth))
+
+    async def _worker(self) -> None:
+        while True:
+            url, depth = await self._queue.get()
+            try:
+                if self._started < self.source.max_pages:
+                    await self._visit(url, depth)
+            except Exception as err:
+                self._fail(url, "archive", f"{type(err).__name__}: {err}")
+            finally:
+                self._queue.task_done()
+
+    def _fail(self, url: str, stage: str, reason: str) -> None:
+        self.report.failures.append(CaptureFailure(url, stage, reason))
+
+    async def _visit(self, url: str, depth: int) -> None:
+        self._started += 1
+        if not await self._allowed_by_robots(url):
+            self._started -= 1
+            self.report.skipped_by_robots += 1
+            return
+        result = await self._fetch(url)
+        if result is None:
+            return
+        page = await self._page(result, depth)
+        self.sink(page)
+        self.report.pages += 1
+        if url == normalise_url(self.source.url):
+            self.report.seed_captured = True
+        if self.on_progress:
+            self.on_progress(self.report.pages)
+        self._enqueue(page.outlinks, depth + 1)
+
+    async def _fetch(self, url: str) -> FetchResult | None:
+        host = urlsplit(url).hostname or ""
+        try:
+            async with self.gates.for_host(host).slot():
+                return await self.fetcher.fetch(url)
+        except BlockedTargetError as err:
+            self._fail(url, "policy", str(err))
+        except FetchError as err:
+            self._fail(url, "fetch", str(err))
+        return None
+
+    async def _page(self, result: FetchResult, depth: int) -> PageCapture:
+        final = result.final
+        content_type = final.header("Content-Type")
+        if not (is_html(content_type) and 200 <= final.status < 300):
+            return PageCapture(result=result, depth=depth)
+        final.body.seek(0)
+        body = final.body.read()
+        final.body.seek(0)
+        args = (
+            body,
+            content_type,
+            final.header("Content-Encoding"),
+            final.url,
+            self.source.max_bytes,
+        )
+        if self.extract_executor is not None:
+            loop = asyncio.get_running_loop()
+            extracted = await loop.run_in_executor(self.extract_executor, extract_for_index, *args)
+        else:
+            extracted = extract_for_index(*args)
+        links: list[str] = []
+        if extracted.page_text is not None:
+            links = [normalise_url(link) for link in extracted.page_text.links]
+            links = [link for link in links if self.source.in_scope(link)]
+        return PageCapture(
+            result=result,
+            depth=depth,
+            page_text=extracted.page_text,
+            text_problem=extracted.problem,
+            outlinks=list(dict.fromkeys(links)),
+        )
+
+    async def _allowed_by_robots(self, url: str) -> bool:
+        if self.source.robots == "ignore":
+            return True
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if origin not in self._robots:
+            # One load per origin; concurrent workers wait for the same answer.
+            self._robots[origin] = asyncio.ensure_future(self._load_robots(origin))
+        return robots_allows(await self._robots[origin], url)
+
+    async def _load_robots(self, origin: str) -> RobotFileParser:
+        """Fetch and archive robots.txt; it is evidence of the policy in force that day."""
+        robots_url = f"{origin}/robots.txt"
+        try:
+            async with self.gates.for_host(urlsplit(origin).hostname or "").slot():
+                result = await self.fetcher.fetch(robots_url)
+        except (FetchError, BlockedTargetError) as err:
+            self._fail(robots_url, "robots", str(err))
+            parser = RobotFileParser()
+            parser.allow_all = True
+            return parser
+        final = result.final
+        final.body.seek(0)
+        body = final.body.read(512 * 1024)
+        final.body.seek(0)
+        self.sink(PageCapture(result=result, depth=0))
+        return parse_robots(body, final.status)

@@ -1,0 +1,1 @@
+"""Search index: documents derived from the archive, and the backends that search them."""

@@ -1,0 +1,42 @@
+"""Index documents derived from capture manifests; ids are deterministic so re-indexing never
+duplicates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from archive.manifest import CaptureManifest
+
+
+@dataclass(frozen=True)
+class Document:
+    """One searchable unit: a page's text (later also a post or a transcript segment)."""
+
+    id: str
+    kind: str
+    source: str
+    url: str
+    capture_id: str
+    title: str
+    text: str
+    lang: str
+    captured_at: datetime
+    published_at: datetime | None = None
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+
+def page_document(manifest: CaptureManifest, text: str, tags: tuple[str, ...] = ()) -> Document:
+    """The page document of one capture."""
+    return Document(
+        id=f"page:{manifest.capture_id}",
+        kind="page",
+        source=manifest.source_id,
+        url=manifest.final_url,
+        capture_id=manifest.capture_id,
+        title=manifest.text.title if manifest.text else "",
+        text=text,
+        lang=manifest.lang or "und",
+        captured_at=manifest.captured_at,
+        tags=tags,
+    )

@@ -1,0 +1,304 @@
+"""The ``osint-archive`` command line (the external contract in ARCHITECTURE.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from archive.manifest import iter_manifest_keys, read_manifest
+from index.backend import SearchFilters
+from index.documents import page_document
+from osint_archive.pipeline import SourceOutcome, run_sources
+from osint_archive.settings import Settings, SettingsError
+from osint_archive.sources import (
+    Source,
+    SourcesConfig,
+    SourcesConfigError,
+    UnknownSourceError,
+    load_sources,
+    select_sources,
+)
+
+err_console = Console(stderr=True)
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as err:
+        err_console.print(f"[red]error:[/] {err}")
+        sys.exit(EXIT_USAGE)
+
+
+def _load_config(path: Path) -> SourcesConfig:
+    try:
+        return load_sources(path)
+    except SourcesConfigError as err:
+        for problem in err.problems:
+            err_console.print(str(problem), markup=False, highlight=False)
+        err_console.print(f"[red]{len(err.problems)} problem(s) in {path}[/]")
+        sys.exit(EXIT_USAGE)
+
+
+def human_bytes(size: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"
+
+
+@click.group()
+@click.version_option(package_name="osint-archive")
+def main() -> None:
+    """Collect, preserve and search open-source evidence."""
+
+
+@main.group()
+def sources() -> None:
+    """Inspect the sources configuration."""
+
+
+@sources.command("validate")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Sources file (default: $OSINT_ARCHIVE_CONFIG or config/sources.yaml).",
+)
+def sources_validate(config_path: Path | None) -> None:
+    """Check the sources file; exit 2 listing every problem with file, line and field."""
+    path = config_path or _settings().config_path
+    config = _load_config(path)
+    click.echo(f"{path}: {len(config.sources)} sources OK")
+
+
+def summary_table(outcomes: Sequence[SourceOutcome]) -> Table:
+    table = Table(title="osint-archive run")
+    for column in ("source", "status", "pages", "new bytes", "revisits", "changed", "failures"):
+        table.add_column(column, justify="left" if column in ("source", "status") else "right")
+    for o in outcomes:
+        status = (
+            ("[green]ok[/]" + (" (resumed)" if o.resumed else "")) if o.ok else "[red]failed[/]"
+        )
+        table.add_row(
+            o.source_id,
+            status,
+            str(o.pages),
+            human_bytes(o.new_bytes),
+            str(o.revisits),
+            str(o.changed),
+            str(len(o.failures)),
+        )
+    return table
+
+
+def run_with_progress(
+    settings: Settings, config: SourcesConfig, chosen: Sequence[Source], console: Console
+) -> list[SourceOutcome]:
+    """Run the chosen sources with a live progress display, then print the summary."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        tasks = {s.id: progress.add_task(s.id, total=s.max_pages) for s in chosen}
+
+        def on_progress(source_id: str, pages: int) -> None:
+            progress.update(tasks[source_id], completed=pages)
+
+        def on_done(outcome: SourceOutcome) -> None:
+            progress.update(
+                tasks[outcome.source_id], completed=outcome.pages, total=max(outcome.pages, 1)
+            )
+
+        outcomes = asyncio.run(run_sources(settings, config, chosen, on_progress, on_done))
+    console.print(summary_table(outcomes))
+    for o in outcomes:
+        if o.error:
+            console.print(f"[red]{o.source_id}[/]: {o.error}", highlight=False)
+        for failure in o.failures[:10]:
+            console.print(
+                f"  {o.source_id}: {failure.stage} failed for {failure.url}: {failure.reason}",
+                highlight=False,
+                markup=False,
+            )
+        if len(o.failures) > 10:
+            console.print(f"  {o.source_id}: … and {len(o.failures) - 10} more failures")
+    return outcomes
+
+
+@main.command("run")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Sources file (default: $OSINT_ARCHIVE_CONFIG or config/sources.yaml).",
+)
+@click.option("--source", "source_ids", multiple=True, help="Only this source id (repeatable).")
+def run(config_path: Path | None, source_ids: tuple[str, ...]) -> None:
+    """One pass over the sources: collect → archive → index. Exit 1 if any source failed."""
+    settings = _settings()
+    config = _load_config(config_path or settings.config_path)
+    try:
+        chosen = select_sources(config, source_ids)
+    except UnknownSourceError as err:
+        err_console.print(f"[red]error:[/] {err}")
+        sys.exit(EXIT_USAGE)
+    outcomes = run_with_progress(settings, config, chosen, Console(stderr=True))
+    sys.exit(0 if all(o.ok for o in outcomes) else EXIT_FAILED)
+
+
+def _date(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"not an ISO date: {value!r} (use e.g. 2026-01-31)") from None
+
+
+@main.command("search")
+@click.argument("query")
+@click.option("--lang", default=None, help="Language code, e.g. ru, be, uk, en.")
+@click.option("--source", "source_id", default=None, help="Source id.")
+@click.option("--kind", type=click.Choice(["page", "post", "transcript"]), default=None)
+@click.option("--since", default=None, help="Captured on or after this date (ISO).")
+@click.option("--until", default=None, help="Captured on or before this date (ISO).")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def search(
+    query: str,
+    lang: str | None,
+    source_id: str | None,
+    kind: str | None,
+    since: str | None,
+    until: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Full-text search over pages, posts and transcripts."""
+    filters = SearchFilters(
+        kind=kind, source=source_id, lang=lang, since=_date(since), until=_date(until)
+    )
+    index = _settings().open_index()
+    try:
+        hits = index.search(query, filters, limit)
+    finally:
+        index.close()
+    for hit in hits:
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {
+                        "id": hit.id,
+                        "kind": hit.kind,
+                        "source": hit.source,
+                        "url": hit.url,
+                        "capture_id": hit.capture_id,
+                        "lang": hit.lang,
+                        "captured_at": hit.captured_at,
+                        "snippet": hit.snippet,
+                    },
+                    ensure_ascii=False,
+                )
+            )
+        else:
+            click.echo(f"{hit.captured_at[:19]}  {hit.source}  {hit.url}\n    {hit.snippet}")
+    if not hits and not as_json:
+        err_console.print("no results")
+
+
+@main.command("reindex")
+def reindex() -> None:
+    """Rebuild the search index from the archive alone (manifests and text objects)."""
+    settings = _settings()
+    store = settings.open_store()
+    index = settings.open_index()
+    count = 0
+    try:
+        for key in iter_manifest_keys(store):
+            manifest = read_manifest(store, key)
+            if manifest.text is None or manifest.text_status not in ("new", "changed"):
+                continue
+            text = store.read_bytes(manifest.text.key).decode("utf-8")
+            index.index_documents([page_document(manifest, text)])
+            count += 1
+    finally:
+        index.close()
+    click.echo(f"indexed {count} documents")
+
+
+DEMO_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo.yaml"
+DEMO_QUERIES = ("задержали", "Мінск", "trial")
+
+
+@main.command("demo")
+@click.option("--port", default=8765, show_default=True, help="Loopback port for the demo site.")
+def demo(port: int) -> None:
+    """Serve the bundled demo site on loopback, archive it twice, and search the result.
+
+    The second pass runs after one page changed: unchanged pages become WARC revisits and the
+    changed page is flagged in its manifest.
+    """
+    from dataclasses import replace
+
+    from collectors.netguard import NetworkPolicy
+    from osint_archive.demo_site import DemoSite
+
+    settings = _settings()
+    # The demo's own site is on loopback: allow exactly that address, nothing else private.
+    loopback = NetworkPolicy.from_env({"OSINT_ARCHIVE_ALLOW_NETWORKS": "127.0.0.1/32"})
+    settings = replace(settings, network=loopback)
+    config = _load_config(DEMO_CONFIG)
+    base = f"http://127.0.0.1:{port}/"
+    chosen = [s.model_copy(update={"url": base}) for s in config.sources]
+    console = Console(stderr=True)
+    try:
+        site = DemoSite(port=port)
+        site.start()
+    except OSError as err:
+        err_console.print(
+            f"[red]error:[/] cannot serve the demo site on port {port}: {err}; try --port"
+        )
+        sys.exit(EXIT_USAGE)
+    try:
+        console.rule(f"Pass 1: archiving the demo site at {base} into {settings.home}")
+        first = run_with_progress(settings, config, chosen, console)
+        site.edition += 1
+        console.rule("Pass 2: the live page changed; the rest is unchanged")
+        second = run_with_progress(settings, config, chosen, console)
+    finally:
+        site.stop()
+    index = settings.open_index()
+    try:
+        for query in DEMO_QUERIES:
+            console.rule(f"osint-archive search {query!r}")
+            for hit in index.search(query, SearchFilters(), limit=3):
+                console.print(
+                    f"{hit.url}  [dim]{hit.capture_id}[/]\n    {hit.snippet}", highlight=False
+                )
+    finally:
+        index.close()
+    ok = all(o.ok for o in (*first, *second))
+    sys.exit(0 if ok else EXIT_FAILED)
+
+
+if __name__ == "__main__":
+    main()

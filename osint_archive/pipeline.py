@@ -1,0 +1,260 @@
+"""One pass over the sources: collect → archive → index, the same for the CLI and Airflow.
+
+Each source runs under a run id kept in ``state/runs/<source>.json`` until the run completes.
+A run interrupted by a crash or ``kill -9`` is resumed by the next pass under the same id:
+captures already committed keep their manifests (their deterministic ids are not captured
+twice), missing custody events and index entries are restored, and the rest is fetched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from archive.capture_writer import CaptureRun, CaptureWriter
+from archive.custody import CustodyEvent, CustodyLog
+from archive.manifest import CaptureManifest, iter_manifest_keys, read_manifest
+from archive.store import ObjectNotFoundError, ObjectStore
+from collectors.http_fetch import FetchLimits, HttpFetcher
+from collectors.web import CaptureFailure, WebCrawler
+from index.backend import SearchBackend
+from index.documents import page_document
+from osint_archive.settings import Settings
+from osint_archive.sources import Source, SourcesConfig
+
+
+@dataclass
+class SourceOutcome:
+    """The summary line of one source in one pass."""
+
+    source_id: str
+    run_id: str = ""
+    ok: bool = False
+    resumed: bool = False
+    pages: int = 0
+    new_bytes: int = 0
+    revisits: int = 0
+    changed: int = 0
+    failures: list[CaptureFailure] = field(default_factory=list)
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class RunJournal:
+    run_id: str
+    started_at: str
+    status: str
+    custody_seq_at_start: int
+
+    @staticmethod
+    def key(source_id: str) -> str:
+        return f"state/runs/{source_id}.json"
+
+
+def new_run_id(now: datetime) -> str:
+    """Sortable, unique run id whose first eight characters are the run's UTC day."""
+    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def _load_journal(store: ObjectStore, source_id: str) -> RunJournal | None:
+    try:
+        return RunJournal(**json.loads(store.read_bytes(RunJournal.key(source_id))))
+    except (ObjectNotFoundError, ValueError, TypeError):
+        return None
+
+
+def _save_journal(store: ObjectStore, source_id: str, journal: RunJournal) -> None:
+    store.put_state(RunJournal.key(source_id), json.dumps(vars(journal)).encode())
+
+
+def _run_manifests(store: ObjectStore, source_id: str, run_id: str) -> list[CaptureManifest]:
+    day = f"{run_id[0:4]}/{run_id[4:6]}/{run_id[6:8]}"
+    keys = iter_manifest_keys(store, f"{source_id}/{day}")
+    return [m for m in (read_manifest(store, key) for key in keys) if m.run_id == run_id]
+
+
+def _read_text(store: ObjectStore, manifest: CaptureManifest) -> str:
+    return store.read_bytes(manifest.text.key).decode("utf-8") if manifest.text else ""
+
+
+class SourceRunner:
+    """Runs one source: opens or resumes its run, crawls, commits, indexes."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: ObjectStore,
+        index: SearchBackend,
+        operator: str,
+        extract_executor: ProcessPoolExecutor | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.index = index
+        self.operator = operator
+        self.extract_executor = extract_executor
+
+    def _index_committed(
+        self, source: Source, manifests: list[CaptureManifest], texts: dict[str, str]
+    ) -> None:
+        documents = [
+            page_document(m, texts[m.capture_id], tuple(source.tags))
+            for m in manifests
+            if m.capture_id in texts and m.text_status in ("new", "changed")
+        ]
+        if documents:
+            self.index.index_documents(documents)
+
+    def _recover(
+        self, source: Source, journal: RunJournal, custody: CustodyLog
+    ) -> dict[str, tuple[int, list[str]]]:
+        """Restore what a crash may have left undone for committed captures of this run."""
+        manifests = _run_manifests(self.store, source.id, journal.run_id)
+        logged = {e["event_id"] for e in custody.events(after_seq=journal.custody_seq_at_start)}
+        missing = []
+        for m in manifests:
+            stored_id = f"stored:{m.warc.sha256}"
+            if stored_id not in logged:
+                logged.add(stored_id)
+                missing.append(
+                    CustodyEvent(
+                        stored_id,
+                        "stored",
+                        m.warc.key,
+                        {"sha256": m.warc.sha256, "filename": m.warc.filename, "recovered": True},
+                    )
+                )
+            if f"captured:{m.capture_id}" not in logged:
+                missing.append(
+                    CustodyEvent(
+                        f"captured:{m.capture_id}",
+                        "captured",
+                        m.capture_id,
+                        {
+                            "url": m.requested_url,
+                            "manifest_key": m.key,
+                            "payload_sha256": m.payload_sha256,
+                            "recovered": True,
+                        },
+                    )
+                )
+        custody.append(missing)
+        self._index_committed(
+            source, manifests, {m.capture_id: _read_text(self.store, m) for m in manifests}
+        )
+        return {m.requested_url: (m.depth, list(m.outlinks)) for m in manifests}
+
+    async def run(
+        self, source: Source, on_progress: Callable[[int], None] | None = None
+    ) -> SourceOutcome:
+        outcome = SourceOutcome(source_id=source.id)
+        if source.kind != "web" or source.browser:
+            what = "browser capture" if source.browser else f"kind {source.kind!r}"
+            outcome.error = f"no collector for {what} in this version"
+            return outcome
+        custody = CustodyLog(self.store, source.id)
+        journal = _load_journal(self.store, source.id)
+        already: dict[str, tuple[int, list[str]]] = {}
+        if journal is not None and journal.status == "running":
+            outcome.resumed = True
+            already = self._recover(source, journal, custody)
+        else:
+            now = datetime.now(UTC)
+            journal = RunJournal(new_run_id(now), now.isoformat(), "running", custody.head()[0])
+            _save_journal(self.store, source.id, journal)
+        outcome.run_id = journal.run_id
+        writer = CaptureWriter(
+            self.store,
+            CaptureRun(
+                source.id,
+                source.kind,
+                journal.run_id,
+                source.robots,
+                self.operator,
+                options=source.model_dump(mode="json", exclude={"description"}),
+            ),
+            custody,
+            on_committed=lambda ms, texts: self._index_committed(source, ms, texts),
+        )
+        fetcher = HttpFetcher(
+            self.settings.network,
+            FetchLimits(
+                max_bytes=source.max_bytes,
+                max_seconds=source.max_seconds,
+                timeout_seconds=source.timeout_seconds,
+            ),
+            user_agent=source.user_agent or self.settings.user_agent,
+        )
+        try:
+            crawler = WebCrawler(
+                source, fetcher, writer.add, already, on_progress, self.extract_executor
+            )
+            report = await crawler.crawl()
+            writer.commit()
+        except BaseException:
+            writer.abort()
+            raise
+        finally:
+            await fetcher.close()
+        _save_journal(
+            self.store,
+            source.id,
+            RunJournal(
+                journal.run_id, journal.started_at, "complete", journal.custody_seq_at_start
+            ),
+        )
+        stats = writer.stats
+        outcome.pages = report.pages + len(already)
+        outcome.new_bytes, outcome.revisits, outcome.changed = (
+            stats.new_bytes,
+            stats.revisits,
+            stats.changed,
+        )
+        outcome.failures = report.failures
+        outcome.ok = report.seed_captured
+        if not outcome.ok:
+            reasons = [f.reason for f in report.failures if f.stage != "robots"]
+            outcome.error = "the source URL was not captured" + (
+                f": {reasons[0]}" if reasons else " (disallowed by robots.txt?)"
+            )
+        return outcome
+
+
+async def run_sources(
+    settings: Settings,
+    config: SourcesConfig,
+    sources: Sequence[Source],
+    on_progress: Callable[[str, int], None] | None = None,
+    on_done: Callable[[SourceOutcome], None] | None = None,
+    parallel_sources: int = 4,
+) -> list[SourceOutcome]:
+    """Run every chosen source once; a failing source is reported and never stops the others."""
+    store = settings.open_store()
+    index = settings.open_index()
+    slots = asyncio.Semaphore(parallel_sources)
+    with ProcessPoolExecutor(max_workers=2) as extract_pool:
+        runner = SourceRunner(settings, store, index, config.operator, extract_pool)
+
+        async def one(source: Source) -> SourceOutcome:
+            async with slots:
+
+                def progress(pages: int) -> None:
+                    if on_progress:
+                        on_progress(source.id, pages)
+
+                try:
+                    outcome = await runner.run(source, progress)
+                except Exception as err:
+                    outcome = SourceOutcome(source.id, error=f"{type(err).__name__}: {err}")
+                if on_done:
+                    on_done(outcome)
+                return outcome
+
+        outcomes = await asyncio.gather(*(one(source) for source in sources))
+    index.close()
+    return list(outcomes)
