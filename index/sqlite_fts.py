@@ -108,12 +108,13 @@ class SqliteFtsBackend:
             where.append("d.captured_at <= ?")
             params.append(filters.until.isoformat())
         params.append(max(1, min(limit, 1000)))
+        # Only fixed column names are joined into the SQL; every value is a bound parameter.
         sql = (
-            "SELECT d.id, d.kind, d.source, d.url, d.capture_id, d.lang, d.captured_at,"
+            "SELECT d.id, d.kind, d.source, d.url, d.capture_id, d.lang, d.captured_at,"  # noqa: S608
             " documents_fts.title,"
             " snippet(documents_fts, 1, '[', ']', ' … ', 16), bm25(documents_fts)"
             " FROM documents_fts JOIN documents d ON d.rowid = documents_fts.rowid"
-            f" WHERE {' AND '.join(where)} ORDER BY bm25(documents_fts) LIMIT ?"  # noqa: S608 - fixed column names only; values are bound
+            f" WHERE {' AND '.join(where)} ORDER BY bm25(documents_fts) LIMIT ?"
         )
         return [
             Hit(

@@ -246,7 +246,7 @@ def reindex() -> None:
 
 
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo.yaml"
-DEMO_QUERIES = ("задержали", "Мінск", "trial")
+DEMO_QUERIES = ("задержали", "Мінску", "trial")
 
 
 @main.command("demo")
