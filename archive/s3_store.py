@@ -163,6 +163,9 @@ class S3PayloadWriter:
         """Bytes written so far."""
         return self._temp.tell()
 
+    def flush(self) -> None:
+        self._temp.flush()
+
     def commit(self) -> StoredObject:
         """Upload the payload unless an object with the same SHA-256 is already stored."""
         self._temp.finish()

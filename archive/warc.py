@@ -32,7 +32,7 @@ def warc_date(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-class Sha256WarcWriter(WARCWriter):  # type: ignore[misc]
+class Sha256WarcWriter(WARCWriter):
     """warcio's writer with SHA-256 instead of its default SHA-1 digests."""
 
     def _create_digester(self) -> Digester:

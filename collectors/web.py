@@ -225,9 +225,9 @@ class WebCrawler:
                 result = await self.fetcher.fetch(robots_url)
         except (FetchError, BlockedTargetError) as err:
             self._fail(robots_url, "robots", str(err))
-            parser = RobotFileParser()
-            parser.allow_all = True
-            return parser
+            # RFC 9309: an unreachable robots.txt means complete disallow (``robots: ignore``
+            # is the per-source override, recorded in every manifest).
+            return parse_robots(b"", 503)
         final = result.final
         final.body.seek(0)
         body = final.body.read(512 * 1024)

@@ -1,0 +1,49 @@
+# Set-up and everyday commands. `make demo` and `make test` work on a fresh Debian/Ubuntu machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo run test lint typecheck check bench system-deps clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## demo: serve the bundled demo site on loopback, archive it twice, print search results
+demo: $(STAMP)
+	$(BIN)/osint-archive demo
+
+## run: one pass over config/sources.yaml (the real sources)
+run: $(STAMP)
+	$(BIN)/osint-archive run
+
+## test: install everything needed, lint, type-check, run the whole test suite
+test: $(STAMP) system-deps lint typecheck
+	$(BIN)/python -m pytest -q -ra
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+## bench: crawl benchmark against wget on a local site; updates the README table
+bench: $(STAMP) system-deps
+	$(BIN)/python -m bench.crawl
+	$(BIN)/python -m bench.report
+
+# Debian packages the tests and benchmarks use; installed only when missing (needs root).
+SYSTEM_PACKAGES := wget
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
