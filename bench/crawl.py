@@ -136,12 +136,18 @@ def count_files(root: Path, pattern: str) -> int:
     return sum(1 for path in root.rglob(pattern) if path.is_file())
 
 
+def count_manifests(home: Path) -> int:
+    """Capture manifests: ``captures/**/*.json``, wherever the store keeps its root."""
+    return sum(count_files(d, "*.json") for d in home.rglob("captures") if d.is_dir())
+
+
 def stored_bytes(home: Path) -> int:
     """Bytes of evidence under the archive home: not ``state/``, not the (derived) index."""
+    skipped = {"state", "index", ".incoming"}
     total = 0
     for path in home.rglob("*"):
-        relative = path.relative_to(home).parts
-        if relative[0] in ("state", "index") or ".sqlite" in path.name or not path.is_file():
+        parts = path.relative_to(home).parts
+        if skipped.intersection(parts) or ".sqlite" in path.name or not path.is_file():
             continue
         total += path.stat().st_size
     return total
@@ -213,7 +219,7 @@ def write_config(path: Path, url: str, concurrency: int) -> None:
 def run_archive(cli: Path, config: Path, home: Path, log: Path, timeout: float) -> ChildRun:
     """One `osint-archive run`; pages = new capture manifests under the home."""
     home.mkdir(parents=True, exist_ok=True)
-    before = count_files(home / "captures", "*.json")
+    before = count_manifests(home)
     env = dict(os.environ)
     env |= {
         "OSINT_ARCHIVE_HOME": str(home),
@@ -222,10 +228,13 @@ def run_archive(cli: Path, config: Path, home: Path, log: Path, timeout: float) 
     }
     command = [str(cli), "run", "--config", str(config)]
     run = run_measured(command, log, env, config.parent, timeout)
-    run.pages = count_files(home / "captures", "*.json") - before
-    if run.returncode != 0:
+    run.pages = count_manifests(home) - before
+    if run.returncode != 0 or run.pages == 0:
         tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-5:]
-        message = f"`osint-archive run` exited {run.returncode}; see {log}:\n  " + "\n  ".join(tail)
+        message = (
+            f"`osint-archive run` exited {run.returncode} and wrote {run.pages} capture "
+            f"manifests under {home}/**/captures/; see {log}:\n  " + "\n  ".join(tail)
+        )
         if run.pages == 0:
             raise BenchError(message)
         print(f"warning: {message}", file=sys.stderr)
@@ -317,10 +326,21 @@ def build_result(
     }
 
 
+def cpu_model() -> str:
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8")
+    except OSError:
+        return platform.processor() or platform.machine()
+    models = [
+        line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if "model name" in line
+    ]
+    return models[0] if models else platform.machine()
+
+
 def machine_info(wget: str) -> dict[str, Any]:
     return {
         "cores": os.cpu_count(),
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": cpu_model(),
         "python": platform.python_version(),
         "wget": wget,
         "osint-archive": osint_archive_version(),

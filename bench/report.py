@@ -11,7 +11,7 @@ Every ``bench/results/*.json`` holds one benchmark's latest figures in a shared 
 (``generated_at``, ``machine``, ``notes`` and ``met`` are optional; other keys are ignored.)
 The Markdown tables replace the block between ``<!-- bench:start -->`` and
 ``<!-- bench:end -->`` in the README. Without a README or without the markers, the tables are
-printed and nothing is written.
+printed and nothing is written; without results, nothing is done.
 """
 
 from __future__ import annotations
@@ -93,7 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     results = load_results(args.results)
-    block = "\n".join(render_result(r) for r in results) or "_No benchmark results yet._\n"
+    if not results:
+        print(f"no results in {args.results}: run a benchmark first (README left as it is)")
+        return 0
+    block = "\n".join(render_result(r) for r in results)
     readme_text = args.readme.read_text(encoding="utf-8") if args.readme.exists() else None
     updated = replace_block(readme_text, block) if readme_text is not None else None
     if updated is None:
