@@ -24,6 +24,7 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.connector import Connection
 from warcio.statusandheaders import StatusAndHeaders
 
 from collectors.netguard import BlockedTargetError, NetworkPolicy
@@ -164,6 +165,26 @@ def _tls_info(ssl_object: ssl.SSLObject | None) -> TlsInfo | None:
     )
 
 
+class _EvidenceResponse(aiohttp.ClientResponse):
+    """A response that notes the peer address and TLS certificate when it starts.
+
+    aiohttp returns the connection to its pool as soon as the whole body has arrived, which for
+    a small response happens before ``get()`` returns; ``response.connection`` is then None and
+    the peer and certificate could no longer be read.
+    """
+
+    peer_address: str | None = None
+    tls: TlsInfo | None = None
+
+    async def start(self, connection: Connection) -> aiohttp.ClientResponse:
+        transport = connection.transport
+        if transport is not None:
+            peer = transport.get_extra_info("peername")
+            self.peer_address = str(peer[0]) if peer else None
+            self.tls = _tls_info(transport.get_extra_info("ssl_object"))
+        return await super().start(connection)
+
+
 def _response_head(response: aiohttp.ClientResponse) -> StatusAndHeaders:
     headers = []
     for raw_name, raw_value in response.raw_headers:
@@ -171,7 +192,8 @@ def _response_head(response: aiohttp.ClientResponse) -> StatusAndHeaders:
         if name.lower() == "transfer-encoding":
             name = ORIGINAL_TRANSFER_ENCODING
         headers.append((name, raw_value.decode("latin-1")))
-    version = f"HTTP/{response.version.major}.{response.version.minor}"
+    version_info = response.version or aiohttp.HttpVersion11
+    version = f"HTTP/{version_info.major}.{version_info.minor}"
     statusline = f"{response.status} {response.reason or ''}".strip()
     return StatusAndHeaders(statusline, headers, protocol=version)
 
@@ -222,6 +244,7 @@ class HttpFetcher:
         self._session = aiohttp.ClientSession(
             connector=connector,
             auto_decompress=False,
+            response_class=_EvidenceResponse,
             trust_env=False,
             headers={
                 "User-Agent": user_agent,
@@ -246,6 +269,9 @@ class HttpFetcher:
             result = FetchResult(requested_url=url, attempts=attempt)
             try:
                 await self._follow(result, extra_headers)
+            except BlockedTargetError:
+                result.close()
+                raise
             except FetchError as err:
                 result.close()
                 if not err.retryable or attempt > self.limits.retries:
@@ -300,6 +326,9 @@ class HttpFetcher:
             raise FetchError(
                 f"no response within {self.limits.max_seconds}s", retryable=True
             ) from err
+        except aiohttp.ClientConnectorCertificateError as err:
+            # The same certificate comes back on a retry; say so once instead of backing off.
+            raise FetchError(f"TLS certificate rejected: {err}", retryable=False) from err
         except aiohttp.ClientConnectorError as err:
             if isinstance(err.os_error, BlockedTargetError):
                 raise err.os_error from None
@@ -320,12 +349,11 @@ class HttpFetcher:
         started: float,
         fetched_at: datetime,
     ) -> HttpExchange:
-        transport = response.connection.transport if response.connection else None
-        peer = transport.get_extra_info("peername") if transport else None
-        ip_address = str(peer[0]) if peer else None
+        assert isinstance(response, _EvidenceResponse)  # the session's response_class
+        ip_address = response.peer_address
         if ip_address:
             self.policy.check_addresses(urlsplit(url).hostname or "", [ip_address])
-        tls = _tls_info(transport.get_extra_info("ssl_object") if transport else None)
+        tls = response.tls
         response_head = _response_head(response)
         payload_digest = hashlib.sha256()
         block_digest = hashlib.sha256(response_head.to_bytes())

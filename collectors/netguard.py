@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from yarl import URL
+
 ALLOWED_SCHEMES = frozenset({"http", "https"})
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -47,13 +49,13 @@ class NetworkPolicy:
         """Raise ``BlockedTargetError`` unless the address may be contacted."""
         if address.version == 6 and address.ipv4_mapped is not None:  # ::ffff:127.0.0.1
             address = address.ipv4_mapped
-        if self.allow_private_networks or address.is_global:
+        if self.allow_private_networks or is_public(address):
             return
         if any(address in network for network in self.allowed_networks):
             return
         raise BlockedTargetError(
-            f"address {address} is not public (loopback, private, link-local or reserved); "
-            "set OSINT_ARCHIVE_ALLOW_PRIVATE_NETWORKS=1 to allow it"
+            f"address {address} is not public (loopback, private, link-local, multicast or "
+            "reserved); set OSINT_ARCHIVE_ALLOW_PRIVATE_NETWORKS=1 to allow it"
         )
 
     def check_addresses(self, host: str, addresses: Iterable[str]) -> None:
@@ -72,9 +74,25 @@ class NetworkPolicy:
         host = parts.hostname
         if not host:
             raise BlockedTargetError(f"URL has no host: {url}")
-        literal = literal_address(host)
-        if literal is not None:
-            self.check_address(literal)
+        # The HTTP client parses the URL with yarl, which applies IDNA mapping: fullwidth
+        # digits and ideographic dots ("１２７。０。０。１") become "127.0.0.1" there, and a
+        # literal address skips DNS (and so the resolver's check). Check the host it connects to.
+        try:
+            client_host = URL(url).raw_host
+        except ValueError:
+            client_host = None  # the client cannot parse it either, and fails before connecting
+        for name in dict.fromkeys(filter(None, (host, client_host))):
+            literal = literal_address(name)
+            if literal is not None:
+                self.check_address(literal)
+
+
+def is_public(address: IPAddress) -> bool:
+    """``is_global`` without the ranges older Pythons (< 3.12.4) count as global: multicast
+    (224.0.0.0/4, ff00::/8) and deprecated IPv6 site-local (fec0::/10)."""
+    if address.is_multicast or (address.version == 6 and address.is_site_local):
+        return False
+    return address.is_global
 
 
 def literal_address(host: str) -> IPAddress | None:

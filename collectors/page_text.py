@@ -34,7 +34,9 @@ class PageText:
 
 
 def is_html(content_type: str | None) -> bool:
-    return bool(content_type) and content_type.split(";")[0].strip().lower() in HTML_TYPES
+    if not content_type:
+        return False
+    return content_type.split(";")[0].strip().lower() in HTML_TYPES
 
 
 def decoded_body(body: IO[bytes], content_encoding: str | None, max_bytes: int) -> bytes:

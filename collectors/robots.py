@@ -14,12 +14,15 @@ def parse_robots(body: bytes, status: int) -> RobotFileParser:
     disallow all for this run, as Google and RFC 9309 advise.
     """
     parser = RobotFileParser()
+    # RobotFileParser's own switches; typeshed does not declare them.
     if status >= 500:
-        parser.disallow_all = True
+        parser.disallow_all = True  # type: ignore[attr-defined]
     elif status >= 400:
-        parser.allow_all = True
+        parser.allow_all = True  # type: ignore[attr-defined]
     else:
-        parser.parse(body.decode("utf-8", errors="replace").splitlines())
+        # utf-8-sig: a leading byte-order mark would otherwise hide the first "User-agent"
+        # line, and with it the first group's rules.
+        parser.parse(body.decode("utf-8-sig", errors="replace").splitlines())
     return parser
 
 
