@@ -55,5 +55,5 @@ def test_two_gigabyte_payload_streams_in_flat_memory(tmp_path: Path) -> None:
     assert result["sha256"] == result["expected"]
     stored = tmp_path / "archive" / "objects" / "sha256" / result["sha256"][:2]
     assert any(stored.rglob(result["sha256"]))
-    # A slurping implementation would peak above 2 GiB; streaming stays near the interpreter's size.
-    assert result["peak_rss_mib"] < 200, result
+    # A slurping implementation would peak above 2 GiB; streaming stays at one chunk plus the interpreter.
+    assert result["peak_rss_mib"] < 512, result
