@@ -1,12 +1,19 @@
-"""A temporary file that computes SHA-256 while it is written (hash while streaming)."""
+"""Temporary files that compute SHA-256 while written (hash while streaming), and the payload
+writer every backend builds on."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+
+from archive.keys import payload_key
+from archive.store import StoredObject
+
+PublishFinishedFile = Callable[[Path, str, str, int], bool]
 
 
 class HashingTempFile:
@@ -57,3 +64,42 @@ class HashingTempFile:
         tb: TracebackType | None,
     ) -> None:
         self.discard()
+
+
+class HashingPayloadWriter:
+    """A ``PayloadWriter`` over a ``HashingTempFile``; ``publish`` is the backend's one step.
+
+    ``publish(temp_path, key, sha256, size)`` stores the finished file under its content key
+    and returns whether it created the object (False when it was already stored).
+    """
+
+    def __init__(self, directory: Path | None, publish: PublishFinishedFile) -> None:
+        self._temp = HashingTempFile(directory)
+        self._publish = publish
+
+    def write(self, data: bytes) -> int:
+        return self._temp.write(data)
+
+    def tell(self) -> int:
+        return self._temp.tell()
+
+    def flush(self) -> None:
+        self._temp.flush()
+
+    def commit(self) -> StoredObject:
+        """Make the bytes durable under ``objects/sha256/…`` of their digest."""
+        self._temp.finish()
+        sha256, size = self._temp.sha256, self._temp.tell()
+        key = payload_key(sha256)
+        created = self._publish(self._temp.path, key, sha256, size)
+        return StoredObject(key=key, sha256=sha256, size=size, created=created)
+
+    def abort(self) -> None:
+        """Discard the temporary file (idempotent; also after ``commit``)."""
+        self._temp.discard()
+
+    def __enter__(self) -> HashingPayloadWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.abort()

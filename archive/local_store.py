@@ -14,9 +14,9 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import BinaryIO
 
-from archive.hashing import HashingTempFile
-from archive.keys import STATE_PREFIX, check_key, is_evidence_key, payload_key
-from archive.store import ObjectExistsError, ObjectNotFoundError, StoredObject
+from archive.hashing import HashingPayloadWriter, HashingTempFile
+from archive.keys import STATE_PREFIX, check_key, is_evidence_key
+from archive.store import ObjectExistsError, ObjectNotFoundError
 
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 
@@ -27,40 +27,6 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-class LocalPayloadWriter:
-    """Hashes into a temporary file inside the store, then links it to its content key."""
-
-    def __init__(self, store: LocalStore) -> None:
-        self._store = store
-        self._temp = HashingTempFile(store.incoming_dir)
-
-    def write(self, data: bytes) -> int:
-        return self._temp.write(data)
-
-    def tell(self) -> int:
-        return self._temp.tell()
-
-    def flush(self) -> None:
-        self._temp.flush()
-
-    def commit(self) -> StoredObject:
-        self._temp.finish()
-        key = payload_key(self._temp.sha256)
-        created = self._store.publish(self._temp.path, key)
-        return StoredObject(
-            key=key, sha256=self._temp.sha256, size=self._temp.tell(), created=created
-        )
-
-    def abort(self) -> None:
-        self._temp.discard()
-
-    def __enter__(self) -> LocalPayloadWriter:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.abort()
 
 
 class LocalStore:
@@ -91,8 +57,13 @@ class LocalStore:
         _fsync_dir(target.parent)
         return True
 
-    def payload_writer(self, content_type: str = "application/octet-stream") -> LocalPayloadWriter:
-        return LocalPayloadWriter(self)
+    def payload_writer(
+        self, content_type: str = "application/octet-stream"
+    ) -> HashingPayloadWriter:
+        """A writer that hashes into ``.incoming/`` and links the file to its content key."""
+        return HashingPayloadWriter(
+            self.incoming_dir, lambda path, key, _sha, _size: self.publish(path, key)
+        )
 
     def put_record(self, key: str, data: bytes) -> bool:
         if not is_evidence_key(key) or key.startswith("objects/"):

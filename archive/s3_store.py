@@ -29,9 +29,9 @@ from minio.retention import Retention
 from minio.xml import Element, SubElement, getbytes
 from urllib3 import BaseHTTPResponse
 
-from archive.hashing import HashingTempFile
-from archive.keys import STATE_PREFIX, check_key, is_evidence_key, payload_key
-from archive.store import ObjectExistsError, ObjectNotFoundError, StoredObject
+from archive.hashing import HashingPayloadWriter
+from archive.keys import STATE_PREFIX, check_key, is_evidence_key
+from archive.store import ObjectExistsError, ObjectNotFoundError
 
 MIB = 1024 * 1024
 MIN_PART_SIZE = 5 * MIB  # S3's floor for every part but the last
@@ -145,46 +145,6 @@ def _response_stream(response: BaseHTTPResponse) -> Iterator[BinaryIO]:
     finally:
         response.close()
         response.release_conn()
-
-
-class S3PayloadWriter:
-    """Hashes into a system temporary file, then uploads it under its content key."""
-
-    def __init__(self, store: S3Store, content_type: str) -> None:
-        self._store = store
-        self._content_type = content_type
-        self._temp = HashingTempFile()
-
-    def write(self, data: bytes) -> int:
-        """Append bytes to the payload (hashed as they are written)."""
-        return self._temp.write(data)
-
-    def tell(self) -> int:
-        """Bytes written so far."""
-        return self._temp.tell()
-
-    def flush(self) -> None:
-        self._temp.flush()
-
-    def commit(self) -> StoredObject:
-        """Upload the payload unless an object with the same SHA-256 is already stored."""
-        self._temp.finish()
-        sha256 = self._temp.sha256
-        key = payload_key(sha256)
-        created = self._store.upload_payload(
-            self._temp.path, key, sha256, self._temp.tell(), self._content_type
-        )
-        return StoredObject(key=key, sha256=sha256, size=self._temp.tell(), created=created)
-
-    def abort(self) -> None:
-        """Delete the temporary file (idempotent)."""
-        self._temp.discard()
-
-    def __enter__(self) -> S3PayloadWriter:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.abort()
 
 
 class S3Store:
@@ -358,9 +318,16 @@ class S3Store:
             self.bucket, key, self._retention(), version_id=version_id or None
         )
 
-    def payload_writer(self, content_type: str = "application/octet-stream") -> S3PayloadWriter:
-        """A writer for one payload, staged in the system temporary directory."""
-        return S3PayloadWriter(self, content_type)
+    def payload_writer(
+        self, content_type: str = "application/octet-stream"
+    ) -> HashingPayloadWriter:
+        """A writer that hashes into a local temporary file, then uploads it by content key."""
+        return HashingPayloadWriter(
+            None,
+            lambda path, key, sha256, size: self.upload_payload(
+                path, key, sha256, size, content_type
+            ),
+        )
 
     def put_record(self, key: str, data: bytes) -> bool:
         """Create an immutable record under retention; False if identical bytes existed."""
