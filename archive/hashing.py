@@ -42,11 +42,12 @@ class HashingTempFile:
     def sha256(self) -> str:
         return self._digest.hexdigest()
 
-    def finish(self) -> None:
-        """Flush and fsync, so the bytes are durable before they are published."""
+    def finish(self, durable: bool = True) -> None:
+        """Flush (and fsync when ``durable``), so the bytes are complete before publishing."""
         if not self._file.closed:
             self._file.flush()
-            os.fsync(self._file.fileno())
+            if durable:
+                os.fsync(self._file.fileno())
             self._file.close()
 
     def discard(self) -> None:

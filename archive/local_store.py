@@ -82,11 +82,12 @@ class LocalStore:
             raise ValueError(f"state lives under {STATE_PREFIX}: {key!r}")
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
+        # State is a cache of derived cursors, not evidence: the rename keeps it whole, and
+        # skipping fsync keeps the many small updates of a crawl cheap.
         with HashingTempFile(self.incoming_dir) as temp:
             temp.write(data)
-            temp.finish()
+            temp.finish(durable=False)
             os.replace(temp.path, target)
-        _fsync_dir(target.parent)
 
     def open(self, key: str) -> AbstractContextManager[BinaryIO]:
         try:
