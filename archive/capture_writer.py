@@ -12,8 +12,10 @@ import hashlib
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from archive.custody import CustodyEvent, CustodyLog
+from archive.keys import manifest_key
 from archive.manifest import (
     CaptureManifest,
     Hop,
@@ -100,6 +102,7 @@ class CaptureWriter:
         self.stats = CaptureStats()
         self._warc: WarcFileWriter | None = None
         self._pending: list[_Pending] = []
+        self._pending_ids: set[str] = set()
 
     def _segment(self) -> WarcFileWriter:
         if self._warc is None:
@@ -124,6 +127,12 @@ class CaptureWriter:
         """Write a page's records now; its manifest follows at the next commit."""
         result = page.result
         capture_id = capture_id_for(self.run.source_id, self.run.run_id, result.requested_url)
+        if self._already_captured(capture_id):
+            # A resumed run fetches some URLs it already captured again (robots.txt, which it
+            # must read; pages queued anew): their manifests exist, and would clash if rewritten.
+            result.close()
+            return
+        self._pending_ids.add(capture_id)
         final = result.final
         previous = load_url_state(self.store, self.run.source_id, final.url)
         warc = self._segment()
@@ -163,6 +172,12 @@ class CaptureWriter:
         self.stats.revisits += record_type == "revisit"
         if len(self._pending) >= self.segment_pages:
             self.commit()
+
+    def _already_captured(self, capture_id: str) -> bool:
+        if capture_id in self._pending_ids:
+            return True
+        run_day = datetime.strptime(self.run.run_id[:8], "%Y%m%d")
+        return self.store.exists(manifest_key(self.run.source_id, run_day, capture_id))
 
     @staticmethod
     def _can_revisit(hop: HttpExchange, previous: UrlState | None) -> bool:
@@ -213,6 +228,7 @@ class CaptureWriter:
         warc_name = self._warc.filename
         self._warc = None
         pending, self._pending = self._pending, []
+        self._pending_ids.clear()
         if warc_object.created:
             self.stats.new_bytes += warc_object.size
         manifests = []
@@ -391,3 +407,4 @@ class CaptureWriter:
         for item in self._pending:
             item.page.result.close()
         self._pending = []
+        self._pending_ids.clear()

@@ -76,14 +76,17 @@ class CustodyLog:
     def _head_state_key(self) -> str:
         return f"state/custody-head/{self.chain}.json"
 
-    def head(self) -> tuple[int, str]:
-        """(sequence, hash) of the last event; (0, genesis) for an empty chain."""
-        seq, digest = 0, GENESIS_HASH
+    def _head_hint(self) -> tuple[int, str]:
+        """The head last recorded after an append; it may lag, but never runs ahead."""
         try:
             hint = json.loads(self.store.read_bytes(self._head_state_key))
-            seq, digest = int(hint["seq"]), str(hint["hash"])
-        except (ObjectNotFoundError, ValueError, KeyError):
-            pass
+            return int(hint["seq"]), str(hint["hash"])
+        except (ObjectNotFoundError, ValueError, KeyError, TypeError):
+            return 0, GENESIS_HASH
+
+    def head(self) -> tuple[int, str]:
+        """(sequence, hash) of the last event; (0, genesis) for an empty chain."""
+        seq, digest = self._head_hint()
         if seq and not self.store.exists(self._key(seq)):
             seq, digest = 0, GENESIS_HASH  # the hint is a cache; fall back to a scan
         # The hint may lag behind a crashed or concurrent writer: walk forward to the real head.
@@ -98,7 +101,7 @@ class CustodyLog:
         seq, prev = self.head()
         for event in events:
             while True:
-                record = {
+                record: dict[str, Any] = {
                     "chain": self.chain,
                     "seq": seq + 1,
                     "event_id": event.event_id,
@@ -157,6 +160,17 @@ class CustodyLog:
                     f"{key} does not follow event {position - 1}",
                 )
             prev, count = event["hash"], count + 1
+        # Removing the newest events leaves an intact chain; the recorded head still shows
+        # how far it reached (a mutable hint: it catches loss, not a forger who edits state/).
+        recorded, _ = self._head_hint()
+        if recorded > count:
+            return ChainCheck(
+                self.chain,
+                count,
+                False,
+                count + 1,
+                f"events {count + 1} to {recorded} are missing (the chain reached {recorded})",
+            )
         return ChainCheck(self.chain, count, True)
 
 

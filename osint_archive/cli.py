@@ -28,7 +28,8 @@ from osint_archive.sources import (
     select_sources,
 )
 
-err_console = Console(stderr=True)
+# Messages are never wrapped: scripts match `file:line: field: message` lines whole.
+err_console = Console(stderr=True, soft_wrap=True)
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 
@@ -131,12 +132,13 @@ def run_with_progress(
     console.print(summary_table(outcomes))
     for o in outcomes:
         if o.error:
-            console.print(f"[red]{o.source_id}[/]: {o.error}", highlight=False)
+            console.print(f"[red]{o.source_id}[/]: {o.error}", highlight=False, soft_wrap=True)
         for failure in o.failures[:10]:
             console.print(
                 f"  {o.source_id}: {failure.stage} failed for {failure.url}: {failure.reason}",
                 highlight=False,
                 markup=False,
+                soft_wrap=True,
             )
         if len(o.failures) > 10:
             console.print(f"  {o.source_id}: … and {len(o.failures) - 10} more failures")
@@ -238,7 +240,10 @@ def reindex() -> None:
             if manifest.text is None or manifest.text_status not in ("new", "changed"):
                 continue
             text = store.read_bytes(manifest.text.key).decode("utf-8")
-            index.index_documents([page_document(manifest, text)])
+            # The source's tags as they were at capture time, as the run indexed them.
+            raw_tags = manifest.options.get("tags")
+            tags = tuple(str(t) for t in raw_tags) if isinstance(raw_tags, list) else ()
+            index.index_documents([page_document(manifest, text, tags)])
             count += 1
     finally:
         index.close()

@@ -9,6 +9,7 @@ twice), missing custody events and index entries are restored, and the rest is f
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import secrets
 from collections.abc import Callable, Sequence
@@ -137,8 +138,16 @@ class SourceRunner:
                         m.capture_id,
                         {
                             "url": m.requested_url,
-                            "manifest_key": m.key,
+                            "final_url": m.final_url,
+                            "status": m.status,
                             "payload_sha256": m.payload_sha256,
+                            "record_type": m.warc.record_type,
+                            "manifest_key": m.key,
+                            # Binds the event to the manifest as stored, like a live commit does.
+                            "manifest_sha256": hashlib.sha256(
+                                self.store.read_bytes(m.key)
+                            ).hexdigest(),
+                            "warc_key": m.warc.key,
                             "recovered": True,
                         },
                     )
@@ -147,7 +156,15 @@ class SourceRunner:
         self._index_committed(
             source, manifests, {m.capture_id: _read_text(self.store, m) for m in manifests}
         )
-        return {m.requested_url: (m.depth, list(m.outlinks)) for m in manifests}
+        # Links to pages this run already holds are left out, so the crawler never queues them
+        # again (it marks the captured pages seen one by one while queueing their links). The
+        # pages go shallowest first, in capture order, as the crawl found them: a link queued
+        # from a deeper page first would get a depth too great, and lose what lies below it.
+        captured = {m.requested_url for m in manifests}
+        return {
+            m.requested_url: (m.depth, [url for url in m.outlinks if url not in captured])
+            for m in sorted(manifests, key=lambda m: (m.depth, m.captured_at))
+        }
 
     async def run(
         self, source: Source, on_progress: Callable[[int], None] | None = None
