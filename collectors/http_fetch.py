@@ -204,7 +204,7 @@ def _request_head(response: aiohttp.ClientResponse) -> StatusAndHeaders:
     headers = [(str(k), str(v)) for k, v in info.headers.items()]
     if not any(k.lower() == "host" for k, _ in headers):
         headers.insert(0, ("Host", info.url.raw_authority))
-    return StatusAndHeaders(f"{info.method} {target}", headers, protocol="HTTP/1.1")
+    return StatusAndHeaders(f"{info.method} {target} HTTP/1.1", headers, is_http_request=True)
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:

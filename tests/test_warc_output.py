@@ -225,11 +225,6 @@ def test_metadata_record_describes_the_capture(archive: Archive) -> None:
         assert "\r\nUser-Agent: osint-archive/" in request.http_head
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="collectors/http_fetch.py _request_head puts the protocol first: the request "
-    "records say 'HTTP/1.1 GET /path' instead of 'GET /path HTTP/1.1'",
-)
 def test_request_record_holds_the_request_line_as_sent(archive: Archive) -> None:
     by_id = {r.headers["WARC-Record-ID"]: r for _, records in each_warc(archive) for r in records}
     for manifest in archive.manifests:
