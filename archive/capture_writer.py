@@ -2,13 +2,15 @@
 
 Pages are written into the current WARC segment as they arrive. Every ``segment_pages`` pages
 (and at the end) the segment is committed in an order that keeps the archive consistent
-after a crash at any point: WARC object, text objects, manifests, custody events, URL state,
-index. A crash loses at most the uncommitted segment, which a resumed run fetches again.
+after a crash at any point: WARC object, the segment's links (run state, for a resumed crawl),
+text objects, manifests, custody events, URL state, index. A crash loses at most the
+uncommitted segment, which a resumed run fetches again.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ from archive.keys import manifest_key
 from archive.manifest import (
     CaptureManifest,
     Hop,
+    ObjectRef,
     PreviousCapture,
     TextArtefact,
     TlsCertificate,
@@ -38,6 +41,15 @@ CAPTURE_NAMESPACE = uuid.UUID("5b0c2f55-8f0e-4a6e-9d7a-2a6f0b1c9e41")
 def capture_id_for(source_id: str, run_id: str, url: str) -> str:
     """Deterministic capture id: the same run capturing the same URL gets the same id."""
     return str(uuid.uuid5(CAPTURE_NAMESPACE, f"{source_id}\n{run_id}\n{url}"))
+
+
+def run_links_prefix(source_id: str, run_id: str) -> str:
+    """Where a run keeps, per committed segment, the depth and in-scope links of each page.
+
+    A resumed crawl rebuilds its frontier from these; they are derived from the WARC, so they
+    are state, not evidence.
+    """
+    return f"state/runs/{source_id}/{run_id}/"
 
 
 @dataclass
@@ -82,6 +94,10 @@ class CaptureRun:
     operator: str
     options: dict[str, object] = field(default_factory=dict)
 
+    @property
+    def run_day(self) -> datetime:
+        return datetime.strptime(self.run_id[:8], "%Y%m%d")
+
 
 class CaptureWriter:
     """Writes one run's pages into WARC segments and commits them with their manifests."""
@@ -103,6 +119,11 @@ class CaptureWriter:
         self._warc: WarcFileWriter | None = None
         self._pending: list[_Pending] = []
         self._pending_ids: set[str] = set()
+        options = json.dumps(run.options, sort_keys=True, ensure_ascii=False).encode("utf-8")
+        stored = put_payload_bytes(store, options, "application/json")
+        self.options_ref = ObjectRef(key=stored.key, sha256=stored.sha256)
+        if stored.created:
+            self.stats.new_bytes += stored.size
 
     def _segment(self) -> WarcFileWriter:
         if self._warc is None:
@@ -176,8 +197,7 @@ class CaptureWriter:
     def _already_captured(self, capture_id: str) -> bool:
         if capture_id in self._pending_ids:
             return True
-        run_day = datetime.strptime(self.run.run_id[:8], "%Y%m%d")
-        return self.store.exists(manifest_key(self.run.source_id, run_day, capture_id))
+        return self.store.exists(manifest_key(self.run.source_id, self.run.run_day, capture_id))
 
     @staticmethod
     def _can_revisit(hop: HttpExchange, previous: UrlState | None) -> bool:
@@ -231,46 +251,27 @@ class CaptureWriter:
         self._pending_ids.clear()
         if warc_object.created:
             self.stats.new_bytes += warc_object.size
+        links = {
+            item.page.result.requested_url: [item.page.depth, list(item.page.outlinks)]
+            for item in pending
+        }
+        self.store.put_state(
+            f"{run_links_prefix(self.run.source_id, self.run.run_id)}{warc_object.sha256}.json",
+            json.dumps(links, ensure_ascii=False).encode("utf-8"),
+        )
         manifests = []
         texts: dict[str, str] = {}
-        events = [
-            CustodyEvent(
-                event_id=f"stored:{warc_object.sha256}",
-                type="stored",
-                subject=warc_object.key,
-                details={
-                    "sha256": warc_object.sha256,
-                    "size": warc_object.size,
-                    "filename": warc_name,
-                    "pages": len(pending),
-                },
-            )
-        ]
+        captures = []
         for item in pending:
             manifest = self._manifest(item, warc_object.key, warc_object.sha256, warc_name)
             data = manifest.to_json_bytes()
             if write_manifest(self.store, manifest):
                 self.stats.new_bytes += len(data)
             manifests.append(manifest)
+            captures.append([manifest.capture_id, hashlib.sha256(data).hexdigest()])
             if manifest.text is not None and item.page.page_text is not None:
                 texts[manifest.capture_id] = item.page.page_text.text
-            events.append(
-                CustodyEvent(
-                    event_id=f"captured:{manifest.capture_id}",
-                    type="captured",
-                    subject=manifest.capture_id,
-                    details={
-                        "url": manifest.requested_url,
-                        "final_url": manifest.final_url,
-                        "status": manifest.status,
-                        "payload_sha256": manifest.payload_sha256,
-                        "record_type": manifest.warc.record_type,
-                        "manifest_key": manifest.key,
-                        "manifest_sha256": hashlib.sha256(data).hexdigest(),
-                        "warc_key": warc_object.key,
-                    },
-                )
-            )
+        events = segment_events(warc_object.key, warc_object.sha256, warc_name, captures)
         self.custody.append(events)
         for item, manifest in zip(pending, manifests, strict=True):
             self._save_state(item, manifest)
@@ -364,8 +365,7 @@ class CaptureWriter:
             robots_policy=self.run.robots_policy,  # type: ignore[arg-type]
             operator=self.run.operator,
             tools=tool_versions(),
-            options=self.run.options,
-            outlinks=list(page.outlinks),
+            source_options=self.options_ref,
         )
 
     def _save_state(self, item: _Pending, manifest: CaptureManifest) -> None:
@@ -408,3 +408,27 @@ class CaptureWriter:
             item.page.result.close()
         self._pending = []
         self._pending_ids.clear()
+
+
+def segment_events(
+    warc_key: str, warc_sha256: str, warc_name: str, captures: list[list[str]]
+) -> list[CustodyEvent]:
+    """The custody events of one committed segment: the WARC stored, then its captures.
+
+    One ``captured`` event lists every capture of the segment with the SHA-256 of its manifest
+    as stored, so each manifest is bound into the chain without an event per page.
+    """
+    return [
+        CustodyEvent(
+            event_id=f"stored:{warc_sha256}",
+            type="stored",
+            subject=warc_key,
+            details={"sha256": warc_sha256, "filename": warc_name},
+        ),
+        CustodyEvent(
+            event_id=f"captured:{warc_sha256}",
+            type="captured",
+            subject=warc_key,
+            details={"warc_sha256": warc_sha256, "captures": captures},
+        ),
+    ]

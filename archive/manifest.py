@@ -61,6 +61,13 @@ class TextArtefact(Record):
     extractor: str
 
 
+class ObjectRef(Record):
+    """A stored object named by key and digest."""
+
+    key: str
+    sha256: str
+
+
 class PreviousCapture(Record):
     capture_id: str
     manifest_key: str
@@ -97,8 +104,9 @@ class CaptureManifest(Record):
     robots_policy: Literal["obey", "ignore"]
     operator: str = ""
     tools: dict[str, str] = Field(default_factory=dict)
-    options: dict[str, object] = Field(default_factory=dict)
-    outlinks: list[str] = Field(default_factory=list)
+    # The source options in force, stored once as a content-addressed JSON object (every
+    # capture of a run shares it; re-crawls with the same options store nothing new).
+    source_options: ObjectRef
 
     @property
     def key(self) -> str:
@@ -110,8 +118,9 @@ class CaptureManifest(Record):
         return datetime.strptime(self.run_id[:8], "%Y%m%d")
 
     def to_json_bytes(self) -> bytes:
+        """Canonical compact JSON: sorted keys, UTF-8, the bytes that custody events hash."""
         return json.dumps(
-            self.model_dump(mode="json"), ensure_ascii=False, sort_keys=True, indent=1
+            self.model_dump(mode="json"), ensure_ascii=False, sort_keys=True, separators=(",", ":")
         ).encode("utf-8")
 
 

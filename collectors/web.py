@@ -8,7 +8,7 @@ politeness. A URL that fails is recorded with its stage and reason; the crawl go
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
@@ -97,64 +97,80 @@ class WebCrawler:
         self.already_captured = already_captured or {}
         self._robots: dict[str, asyncio.Task[RobotFileParser]] = {}
         self._seen: set[str] = set()
-        self._queue: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
         self._started = 0
 
     async def crawl(self) -> CrawlReport:
-        """Run the crawl to completion, the page cap or the run-time cap."""
+        """Run the crawl to completion, the page cap or the run-time cap.
+
+        The crawl goes level by level: every page at depth d is done before depth d + 1
+        starts, so with many requests in flight a page still gets its shortest depth, and
+        ``max_depth`` cuts the site where an analyst expects.
+        """
         seed = normalise_url(self.source.url)
-        self._enqueue([seed], 0)
-        for url, (depth, links) in self.already_captured.items():
-            self._seen.add(url)
-            self._started += 1
-            if url == seed:
-                self.report.seed_captured = True
-            self._enqueue(links, depth + 1)
-        workers = [asyncio.create_task(self._worker()) for _ in range(self.source.concurrency)]
+        # A resumed run: pages it holds are done; their links seed the levels below them.
+        self._seen.update(self.already_captured)
+        self._started = len(self.already_captured)
+        self.report.seed_captured = seed in self.already_captured
+        levels: dict[int, list[str]] = {0: [seed]}
+        for depth, links in self.already_captured.values():
+            levels.setdefault(depth + 1, []).extend(links)
         try:
             async with asyncio.timeout(self.source.max_run_seconds):
-                await self._queue.join()
+                depth = 0
+                while depth <= self.source.max_depth and depth in levels:
+                    found = await self._crawl_level(self._unseen(levels.pop(depth)), depth)
+                    levels.setdefault(depth + 1, []).extend(found)
+                    depth += 1
         except TimeoutError:
             self.report.stopped_by_time = True
-        finally:
-            for worker in workers:
-                worker.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
         return self.report
 
-    def _enqueue(self, urls: Iterable[str], depth: int) -> None:
-        if depth > self.source.max_depth:
-            return
-        for url in urls:
-            url = normalise_url(url)
-            if url in self._seen or not self.source.in_scope(url):
-                continue
-            self._seen.add(url)
-            self._queue.put_nowait((url, depth))
+    def _unseen(self, urls: Iterable[str]) -> list[str]:
+        fresh = []
+        for url in map(normalise_url, urls):
+            if url not in self._seen and self.source.in_scope(url):
+                self._seen.add(url)
+                fresh.append(url)
+        return fresh
 
-    async def _worker(self) -> None:
-        while True:
-            url, depth = await self._queue.get()
-            try:
-                if self._started < self.source.max_pages:
-                    await self._visit(url, depth)
-            except Exception as err:
-                self._fail(url, "archive", f"{type(err).__name__}: {err}")
-            finally:
-                self._queue.task_done()
+    async def _crawl_level(self, urls: list[str], depth: int) -> list[str]:
+        """Capture one level with ``concurrency`` workers; returns the links found."""
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        for url in urls:
+            queue.put_nowait(url)
+        found: list[str] = []
+
+        async def worker() -> None:
+            while not queue.empty():
+                url = queue.get_nowait()
+                if self._started >= self.source.max_pages:
+                    return
+                try:
+                    found.extend(await self._visit(url, depth))
+                except Exception as err:
+                    self._fail(url, "archive", f"{type(err).__name__}: {err}")
+
+        workers = [asyncio.create_task(worker()) for _ in range(self.source.concurrency)]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for task in workers:
+                task.cancel()
+        return found
 
     def _fail(self, url: str, stage: str, reason: str) -> None:
         self.report.failures.append(CaptureFailure(url, stage, reason))
 
-    async def _visit(self, url: str, depth: int) -> None:
+    async def _visit(self, url: str, depth: int) -> Sequence[str]:
+        """Capture one URL; returns its in-scope links."""
         self._started += 1
         if not await self._allowed_by_robots(url):
             self._started -= 1
             self.report.skipped_by_robots += 1
-            return
+            return ()
         result = await self._fetch(url)
         if result is None:
-            return
+            return ()
         page = await self._page(result, depth)
         self.sink(page)
         self.report.pages += 1
@@ -162,7 +178,7 @@ class WebCrawler:
             self.report.seed_captured = True
         if self.on_progress:
             self.on_progress(self.report.pages)
-        self._enqueue(page.outlinks, depth + 1)
+        return page.outlinks
 
     async def _fetch(self, url: str) -> FetchResult | None:
         host = urlsplit(url).hostname or ""

@@ -14,9 +14,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from archive.manifest import iter_manifest_keys, read_manifest
 from index.backend import SearchFilters
-from index.documents import page_document
+from index.rebuild import rebuild_index
 from osint_archive.pipeline import SourceOutcome, run_sources
 from osint_archive.settings import Settings, SettingsError
 from osint_archive.sources import (
@@ -233,18 +232,8 @@ def reindex() -> None:
     settings = _settings()
     store = settings.open_store()
     index = settings.open_index()
-    count = 0
     try:
-        for key in iter_manifest_keys(store):
-            manifest = read_manifest(store, key)
-            if manifest.text is None or manifest.text_status not in ("new", "changed"):
-                continue
-            text = store.read_bytes(manifest.text.key).decode("utf-8")
-            # The source's tags as they were at capture time, as the run indexed them.
-            raw_tags = manifest.options.get("tags")
-            tags = tuple(str(t) for t in raw_tags) if isinstance(raw_tags, list) else ()
-            index.index_documents([page_document(manifest, text, tags)])
-            count += 1
+        count = rebuild_index(store, index)
     finally:
         index.close()
     click.echo(f"indexed {count} documents")

@@ -17,7 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from archive.capture_writer import CaptureRun, CaptureWriter
+from archive.capture_writer import CaptureRun, CaptureWriter, run_links_prefix, segment_events
 from archive.custody import CustodyEvent, CustodyLog
 from archive.manifest import CaptureManifest, iter_manifest_keys, read_manifest
 from archive.store import ObjectNotFoundError, ObjectStore
@@ -25,6 +25,7 @@ from collectors.http_fetch import FetchLimits, HttpFetcher
 from collectors.web import CaptureFailure, WebCrawler
 from index.backend import SearchBackend
 from index.documents import page_document
+from index.rebuild import is_indexed
 from osint_archive.settings import Settings
 from osint_archive.sources import Source, SourcesConfig
 
@@ -79,6 +80,18 @@ def _run_manifests(store: ObjectStore, source_id: str, run_id: str) -> list[Capt
     return [m for m in (read_manifest(store, key) for key in keys) if m.run_id == run_id]
 
 
+def _run_links(store: ObjectStore, source_id: str, run_id: str) -> dict[str, list[str]]:
+    """The links of every page a run committed, from its per-segment link state."""
+    links: dict[str, list[str]] = {}
+    for key in store.list_keys(run_links_prefix(source_id, run_id)):
+        try:
+            segment = json.loads(store.read_bytes(key))
+        except (ObjectNotFoundError, ValueError):
+            continue  # state is a cache: a lost entry means re-fetching, never wrong evidence
+        links.update({url: list(entry[1]) for url, entry in segment.items()})
+    return links
+
+
 def _read_text(store: ObjectStore, manifest: CaptureManifest) -> str:
     return store.read_bytes(manifest.text.key).decode("utf-8") if manifest.text else ""
 
@@ -106,7 +119,7 @@ class SourceRunner:
         documents = [
             page_document(m, texts[m.capture_id], tuple(source.tags))
             for m in manifests
-            if m.capture_id in texts and m.text_status in ("new", "changed")
+            if m.capture_id in texts and is_indexed(m)
         ]
         if documents:
             self.index.index_documents(documents)
@@ -114,55 +127,34 @@ class SourceRunner:
     def _recover(
         self, source: Source, journal: RunJournal, custody: CustodyLog
     ) -> dict[str, tuple[int, list[str]]]:
-        """Restore what a crash may have left undone for committed captures of this run."""
+        """Restore what a crash may have left undone for committed captures of this run.
+
+        Returns the pages already captured, with their depth and links, for the crawler.
+        """
         manifests = _run_manifests(self.store, source.id, journal.run_id)
         logged = {e["event_id"] for e in custody.events(after_seq=journal.custody_seq_at_start)}
-        missing = []
+        by_segment: dict[str, list[CaptureManifest]] = {}
         for m in manifests:
-            stored_id = f"stored:{m.warc.sha256}"
-            if stored_id not in logged:
-                logged.add(stored_id)
-                missing.append(
-                    CustodyEvent(
-                        stored_id,
-                        "stored",
-                        m.warc.key,
-                        {"sha256": m.warc.sha256, "filename": m.warc.filename, "recovered": True},
-                    )
-                )
-            if f"captured:{m.capture_id}" not in logged:
-                missing.append(
-                    CustodyEvent(
-                        f"captured:{m.capture_id}",
-                        "captured",
-                        m.capture_id,
-                        {
-                            "url": m.requested_url,
-                            "final_url": m.final_url,
-                            "status": m.status,
-                            "payload_sha256": m.payload_sha256,
-                            "record_type": m.warc.record_type,
-                            "manifest_key": m.key,
-                            # Binds the event to the manifest as stored, like a live commit does.
-                            "manifest_sha256": hashlib.sha256(
-                                self.store.read_bytes(m.key)
-                            ).hexdigest(),
-                            "warc_key": m.warc.key,
-                            "recovered": True,
-                        },
-                    )
-                )
+            by_segment.setdefault(m.warc.sha256, []).append(m)
+        missing: list[CustodyEvent] = []
+        for warc_sha, segment in by_segment.items():
+            if f"captured:{warc_sha}" in logged:
+                continue
+            captures = [
+                [m.capture_id, hashlib.sha256(self.store.read_bytes(m.key)).hexdigest()]
+                for m in segment
+            ]
+            first = segment[0].warc
+            events = segment_events(first.key, warc_sha, first.filename, captures)
+            missing += [e for e in events if e.event_id not in logged]
         custody.append(missing)
         self._index_committed(
             source, manifests, {m.capture_id: _read_text(self.store, m) for m in manifests}
         )
-        # Links to pages this run already holds are left out, so the crawler never queues them
-        # again (it marks the captured pages seen one by one while queueing their links). The
-        # pages go shallowest first, in capture order, as the crawl found them: a link queued
-        # from a deeper page first would get a depth too great, and lose what lies below it.
-        captured = {m.requested_url for m in manifests}
+        links = _run_links(self.store, source.id, journal.run_id)
+        # Shallowest first, in capture order, as the crawl found them.
         return {
-            m.requested_url: (m.depth, [url for url in m.outlinks if url not in captured])
+            m.requested_url: (m.depth, links.get(m.requested_url, []))
             for m in sorted(manifests, key=lambda m: (m.depth, m.captured_at))
         }
 

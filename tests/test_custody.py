@@ -31,7 +31,7 @@ SOURCE = "demo-news"
 
 @pytest.fixture(scope="module")
 def run_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The archive directory after one run over the demo site (left untouched)."""
+    """The archive after three runs over the demo site (six events), left untouched."""
     tmp = tmp_path_factory.mktemp("custody-run")
     with DemoSite() as site:
         config = tmp / "sources.yaml"
@@ -48,15 +48,16 @@ def run_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
         )
         env = {k: v for k, v in os.environ.items() if not k.startswith("OSINT_ARCHIVE_")}
         env.update(OSINT_ARCHIVE_HOME=str(tmp / "home"), OSINT_ARCHIVE_ALLOW_PRIVATE_NETWORKS="1")
-        done = subprocess.run(
-            [str(BIN / "osint-archive"), "run", "--config", str(config)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-    assert done.returncode == 0, done.stderr
+        for _ in range(3):  # each run commits one segment: a `stored` and a `captured` event
+            done = subprocess.run(
+                [str(BIN / "osint-archive"), "run", "--config", str(config)],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            assert done.returncode == 0, done.stderr
     return tmp / "home" / "archive"
 
 
@@ -84,8 +85,8 @@ def test_the_chain_of_a_run_verifies_intact(store: LocalStore) -> None:
     check = CustodyLog(store, SOURCE).verify()
     assert check.intact, check.reason
     assert check.broken_at is None
-    manifests = iter_manifest_keys(store)
-    assert check.events == 1 + len(manifests)  # the WARC stored, then each capture
+    assert len(iter_manifest_keys(store)) == 27
+    assert check.events == 6  # per run: the WARC stored, then one event listing its captures
     events = list(CustodyLog(store, SOURCE).events())
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     assert events[0]["type"] == "stored"
@@ -95,17 +96,20 @@ def test_the_chain_of_a_run_verifies_intact(store: LocalStore) -> None:
 
 def test_every_manifest_has_a_captured_event_binding_its_bytes(store: LocalStore) -> None:
     events = list(CustodyLog(store, SOURCE).events())
-    captured = {e["subject"]: e for e in events if e["type"] == "captured"}
+    listed = {
+        capture_id: (event["subject"], manifest_sha256)
+        for event in events
+        if event["type"] == "captured"
+        for capture_id, manifest_sha256 in event["details"]["captures"]
+    }
     stored_warcs = {e["subject"] for e in events if e["type"] == "stored"}
     keys = iter_manifest_keys(store)
-    assert len(captured) == len(keys) == 9
+    assert len(listed) == len(keys) == 27
     for key in keys:
         manifest = read_manifest(store, key)
-        details = captured[manifest.capture_id]["details"]
-        assert details["manifest_key"] == key
-        assert details["manifest_sha256"] == hashlib.sha256(store.read_bytes(key)).hexdigest()
-        assert details["payload_sha256"] == manifest.payload_sha256
-        assert details["warc_key"] == manifest.warc.key
+        warc_key, manifest_sha256 = listed[manifest.capture_id]
+        assert manifest_sha256 == hashlib.sha256(store.read_bytes(key)).hexdigest()
+        assert warc_key == manifest.warc.key
         assert manifest.warc.key in stored_warcs
 
 

@@ -250,17 +250,22 @@ def test_run_killed_mid_crawl_is_resumed_without_loss_or_duplicates(
         check = warcio_check(store.root / key)
         assert check.returncode == 0, check.stdout + check.stderr
 
-    # One intact custody chain with exactly one `captured` event per manifest.
+    # One intact custody chain listing every manifest exactly once.
     custody = CustodyLog(store, SOURCE)
     verdict = custody.verify()
     assert verdict.intact, verdict.reason
     events = list(custody.events())
-    captured = Counter(e["subject"] for e in events if e["type"] == "captured")
-    assert captured == Counter(m.capture_id for m in found)
-    for event in events:
-        if event["type"] == "captured":  # recovered events too bind the manifest as stored
-            stored_manifest = store.read_bytes(event["details"]["manifest_key"])
-            assert event["details"]["manifest_sha256"] == sha256(stored_manifest).hexdigest()
+    listed = [
+        (capture_id, manifest_sha256, event["subject"])
+        for event in events
+        if event["type"] == "captured"
+        for capture_id, manifest_sha256 in event["details"]["captures"]
+    ]
+    assert Counter(c for c, _, _ in listed) == Counter(m.capture_id for m in found)
+    by_id = {m.capture_id: m for m in found}
+    for capture_id, manifest_sha256, warc_key in listed:  # recovered events too bind the bytes
+        assert manifest_sha256 == sha256(store.read_bytes(by_id[capture_id].key)).hexdigest()
+        assert warc_key == by_id[capture_id].warc.key
     stored = Counter(e["subject"] for e in events if e["type"] == "stored")
     assert warc_keys <= set(stored)
     assert max(stored.values()) == 1
