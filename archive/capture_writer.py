@@ -224,21 +224,24 @@ class CaptureWriter:
         )
 
     def _metadata(self, page: PageCapture) -> dict[str, object]:
+        """What the page's metadata record says; source and run are in the file's warcinfo."""
         result = page.result
         final = result.final
-        return {
+        fields: dict[str, object] = {
             "requested_url": result.requested_url,
-            "redirect_chain": [
-                {"url": hop.url, "status": hop.status, "location": hop.header("Location")}
-                for hop in result.hops
-            ],
-            "tls": vars(final.tls) if final.tls else None,
-            "truncated": final.truncated,
             "attempts": result.attempts,
             "elapsed_seconds": round(final.elapsed_seconds, 3),
-            "source_id": self.run.source_id,
-            "run_id": self.run.run_id,
         }
+        if len(result.hops) > 1:
+            fields["redirect_chain"] = [
+                {"url": hop.url, "status": hop.status, "location": hop.header("Location")}
+                for hop in result.hops
+            ]
+        if final.tls:
+            fields["tls"] = vars(final.tls)
+        if final.truncated:
+            fields["truncated"] = final.truncated
+        return fields
 
     def commit(self) -> None:
         """Store the segment, then its manifests, custody events, URL state and index."""
@@ -335,7 +338,9 @@ class CaptureWriter:
             payload_sha256=final.payload_sha256,
             payload_size=final.body_size,
             truncated=final.truncated,
-            redirect_chain=[
+            redirect_chain=[]
+            if len(result.hops) == 1
+            else [
                 Hop(
                     url=hop.url,
                     status=hop.status,

@@ -92,7 +92,8 @@ class CaptureManifest(Record):
     payload_sha256: str
     payload_size: int
     truncated: str | None = None
-    redirect_chain: list[Hop]
+    # Every hop when the request was redirected; empty when the first response was final.
+    redirect_chain: list[Hop] = Field(default_factory=list)
     tls: TlsCertificate | None = None
     warc: WarcLocation
     text: TextArtefact | None = None
@@ -118,10 +119,13 @@ class CaptureManifest(Record):
         return datetime.strptime(self.run_id[:8], "%Y%m%d")
 
     def to_json_bytes(self) -> bytes:
-        """Canonical compact JSON: sorted keys, UTF-8, the bytes that custody events hash."""
-        return json.dumps(
-            self.model_dump(mode="json"), ensure_ascii=False, sort_keys=True, separators=(",", ":")
-        ).encode("utf-8")
+        """Canonical compact JSON: sorted keys, UTF-8, absent fields left out (they read back as
+        their defaults); these are the bytes that custody events hash."""
+        data = self.model_dump(mode="json", exclude_defaults=True)
+        data["schema_version"] = self.schema_version
+        return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode(
+            "utf-8"
+        )
 
 
 def write_manifest(store: ObjectStore, manifest: CaptureManifest) -> bool:

@@ -141,16 +141,23 @@ def count_manifests(home: Path) -> int:
     return sum(count_files(d, "*.json") for d in home.rglob("captures") if d.is_dir())
 
 
-def stored_bytes(home: Path) -> int:
-    """Bytes of evidence under the archive home: not ``state/``, not the (derived) index."""
+def stored_bytes_by_area(home: Path) -> dict[str, int]:
+    """Bytes of evidence per area (``objects``, ``captures``, ``custody``): not ``state/``,
+    not the (derived) index."""
     skipped = {"state", "index", ".incoming"}
-    total = 0
+    areas = {"objects": 0, "captures": 0, "custody": 0}
     for path in home.rglob("*"):
         parts = path.relative_to(home).parts
         if skipped.intersection(parts) or ".sqlite" in path.name or not path.is_file():
             continue
-        total += path.stat().st_size
-    return total
+        area = next((part for part in parts if part in areas), "objects")
+        areas[area] += path.stat().st_size
+    return areas
+
+
+def stored_bytes(home: Path) -> int:
+    """Bytes of evidence under the archive home: not ``state/``, not the (derived) index."""
+    return sum(stored_bytes_by_area(home).values())
 
 
 def find_cli() -> Path:
@@ -247,13 +254,15 @@ def build_result(
     concurrency: int,
     runs: dict[str, ChildRun],
     first_bytes: int,
-    recrawl_bytes: int,
+    recrawl_areas: dict[str, int],
     machine: dict[str, Any],
 ) -> dict[str, Any]:
     """The JSON document: report rows, targets, machine info and every raw figure."""
     wget, first, zero, wget_zero = runs["wget"], runs["first"], runs["zero"], runs["wget_zero"]
     speedup = first.pages_per_second / wget.pages_per_second if wget.pages_per_second else 0.0
+    recrawl_bytes = sum(recrawl_areas.values())
     recrawl_percent = 100 * recrawl_bytes / first_bytes if first_bytes else 0.0
+    per_page = {area: size / max(runs["second"].pages, 1) for area, size in recrawl_areas.items()}
     rows = [
         {
             "metric": f"pages captured ({latency_ms:g} ms site)",
@@ -301,6 +310,14 @@ def build_result(
             "target": f"≤ {TARGET_RECRAWL_PERCENT:g} %",
             "met": recrawl_percent <= TARGET_RECRAWL_PERCENT,
         },
+        {
+            "metric": "re-crawl bytes per page: WARC records / manifest / custody",
+            "value": " / ".join(
+                f"{per_page[area]:.0f} B" for area in ("objects", "captures", "custody")
+            ),
+            "reference": f"first run: {first_bytes / max(first.pages, 1) / 1024:.1f} KiB/page",
+            "target": None,
+        },
     ]
     return {
         "title": "Crawl: `osint-archive run` vs `wget --recursive --warc-file`",
@@ -316,6 +333,7 @@ def build_result(
         "recrawl_new_bytes_percent": round(recrawl_percent, 3),
         "first_run_bytes": first_bytes,
         "recrawl_new_bytes": recrawl_bytes,
+        "recrawl_new_bytes_by_area": recrawl_areas,
         "targets": {
             "speedup_vs_wget": TARGET_SPEEDUP,
             "recrawl_new_bytes_percent_max": TARGET_RECRAWL_PERCENT,
@@ -375,9 +393,11 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> dict[str, Any] | None:
         first_bytes = stored_bytes(home)
         first = runs["first"]
         print(f"osint-archive: {first.pages} pages in {first.seconds:.1f} s")
+        before = stored_bytes_by_area(home)
         runs["second"] = run_archive(cli, config, home, workdir / "second.log", args.timeout)
         runs["second"].server = slow.phase_stats()
-        recrawl_bytes = stored_bytes(home) - first_bytes
+        after = stored_bytes_by_area(home)
+        recrawl_areas = {area: after[area] - before[area] for area in after}
     finally:
         slow.stop()
 
@@ -395,7 +415,7 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> dict[str, Any] | None:
     finally:
         fast.stop()
     return build_result(
-        site.pages, args.latency_ms, args.concurrency, runs, first_bytes, recrawl_bytes, machine
+        site.pages, args.latency_ms, args.concurrency, runs, first_bytes, recrawl_areas, machine
     )
 
 
