@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -16,7 +17,6 @@ from rich.table import Table
 
 from index.backend import SearchFilters
 from index.rebuild import rebuild_index
-from osint_archive.pipeline import SourceOutcome, run_sources
 from osint_archive.settings import Settings, SettingsError
 from osint_archive.sources import (
     Source,
@@ -28,6 +28,9 @@ from osint_archive.sources import (
 )
 
 # Messages are never wrapped: scripts match `file:line: field: message` lines whole.
+if TYPE_CHECKING:  # the pipeline pulls in aiohttp and trafilatura: loaded only to run
+    from osint_archive.pipeline import SourceOutcome
+
 err_console = Console(stderr=True, soft_wrap=True)
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -126,6 +129,8 @@ def run_with_progress(
             progress.update(
                 tasks[outcome.source_id], completed=outcome.pages, total=max(outcome.pages, 1)
             )
+
+        from osint_archive.pipeline import run_sources
 
         outcomes = asyncio.run(run_sources(settings, config, chosen, on_progress, on_done))
     console.print(summary_table(outcomes))
