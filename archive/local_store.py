@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 from archive.hashing import HashingPayloadWriter, HashingTempFile
 from archive.keys import STATE_PREFIX, check_key, is_evidence_key
-from archive.store import ObjectExistsError, ObjectNotFoundError
+from archive.store import ObjectNotFoundError, existing_record_matches
 
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 
@@ -73,9 +73,7 @@ class LocalStore:
             temp.finish()
             if self.publish(temp.path, key):
                 return True
-        if self.read_bytes(key) != data:
-            raise ObjectExistsError(f"{key} already holds different bytes")
-        return False
+        return existing_record_matches(self, key, data)
 
     def put_state(self, key: str, data: bytes) -> None:
         if not check_key(key).startswith(STATE_PREFIX):

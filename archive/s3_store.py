@@ -31,7 +31,7 @@ from urllib3 import BaseHTTPResponse
 
 from archive.hashing import HashingPayloadWriter
 from archive.keys import STATE_PREFIX, check_key, is_evidence_key
-from archive.store import ObjectExistsError, ObjectNotFoundError
+from archive.store import ObjectNotFoundError, existing_record_matches
 
 MIB = 1024 * 1024
 MIN_PART_SIZE = 5 * MIB  # S3's floor for every part but the last
@@ -348,9 +348,7 @@ class S3Store:
             # stays locked and retrievable by version id.
             if self._put_new(key, data, digest.digest(), headers):
                 return True
-        if self.read_bytes(key) != data:
-            raise ObjectExistsError(f"{key} already holds different bytes")
-        return False
+        return existing_record_matches(self, key, data)
 
     def put_state(self, key: str, data: bytes) -> None:
         """Write or replace a mutable cursor under ``state/``; no retention (not evidence)."""

@@ -97,6 +97,13 @@ class ObjectStore(Protocol):
         ...
 
 
+def existing_record_matches(store: ObjectStore, key: str, data: bytes) -> bool:
+    """After a create found ``key`` taken: False for an idempotent retry, else refuse."""
+    if store.read_bytes(key) != data:
+        raise ObjectExistsError(f"{key} already holds different bytes")
+    return False
+
+
 def put_payload(
     store: ObjectStore, stream: BinaryIO, content_type: str = "application/octet-stream"
 ) -> StoredObject:

@@ -32,6 +32,13 @@ if TYPE_CHECKING:  # the pipeline pulls in aiohttp and trafilatura: loaded only 
     from osint_archive.pipeline import SourceOutcome
 
 err_console = Console(stderr=True, soft_wrap=True)
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Sources file (default: $OSINT_ARCHIVE_CONFIG or config/sources.yaml).",
+)
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 
@@ -74,13 +81,7 @@ def sources() -> None:
 
 
 @sources.command("validate")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Sources file (default: $OSINT_ARCHIVE_CONFIG or config/sources.yaml).",
-)
+@config_option
 def sources_validate(config_path: Path | None) -> None:
     """Check the sources file; exit 2 listing every problem with file, line and field."""
     path = config_path or _settings().config_path
@@ -150,13 +151,7 @@ def run_with_progress(
 
 
 @main.command("run")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Sources file (default: $OSINT_ARCHIVE_CONFIG or config/sources.yaml).",
-)
+@config_option
 @click.option("--source", "source_ids", multiple=True, help="Only this source id (repeatable).")
 def run(config_path: Path | None, source_ids: tuple[str, ...]) -> None:
     """One pass over the sources: collect → archive → index. Exit 1 if any source failed."""
