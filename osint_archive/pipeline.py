@@ -218,7 +218,7 @@ class SourceRunner:
             ),
         )
         stats = writer.stats
-        outcome.pages = report.pages + len(already)
+        outcome.pages = writer.stats.pages + len(already)  # robots.txt included, like revisits
         outcome.new_bytes, outcome.revisits, outcome.changed = (
             stats.new_bytes,
             stats.revisits,

@@ -157,7 +157,12 @@ def test_first_run_captures_the_demo_site(tmp_path: Path, demo_site: DemoSite) -
     done = run_cli(tmp_path, "run", "--config", str(config))
     assert done.returncode == 0, done.stderr
     row = summary_row(done.stderr, "demo-news")
-    assert (row["status"], row["pages"], row["revisits"], row["failures"]) == ("ok", "8", "0", "0")
+    assert (row["status"], row["pages"], row["revisits"], row["failures"]) == (
+        "ok",
+        "9",
+        "0",
+        "0",
+    )  # 8 pages + robots.txt
 
     manifests = load_manifests(tmp_path)
     urls = {m.requested_url for m in manifests}
