@@ -7,7 +7,9 @@ STAMP := $(VENV)/.installed
 .PHONY: demo run test lint typecheck check bench system-deps clean
 
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	@# Debian/Ubuntu ship venv (ensurepip) separately: install it when creating the venv fails.
+	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
