@@ -35,6 +35,11 @@ from archive.warc import RecordRef, WarcFileWriter, warc_date
 from collectors.http_fetch import FetchResult, HttpExchange
 from collectors.page_text import PageText, extractor_version
 
+
+class CommitError(Exception):
+    """A segment could not be committed; the run must stop and be resumed by the next pass."""
+
+
 CAPTURE_NAMESPACE = uuid.UUID("5b0c2f55-8f0e-4a6e-9d7a-2a6f0b1c9e41")
 
 
@@ -244,12 +249,23 @@ class CaptureWriter:
         return fields
 
     def commit(self) -> None:
-        """Store the segment, then its manifests, custody events, URL state and index."""
+        """Store the segment, then its manifests, custody events, URL state and index.
+
+        Any failure is raised as ``CommitError``: the crawl stops with its run still open, so
+        the next pass resumes it and recovers what this commit left undone.
+        """
         if self._warc is None:
             return
-        warc_object = self._warc.close()
-        warc_name = self._warc.filename
-        self._warc = None
+        try:
+            self._commit_segment(self._warc)
+        except Exception as err:
+            raise CommitError(f"committing {self._warc.filename} failed: {err}") from err
+        finally:
+            self._warc = None
+
+    def _commit_segment(self, warc: WarcFileWriter) -> None:
+        warc_object = warc.close()
+        warc_name = warc.filename
         pending, self._pending = self._pending, []
         self._pending_ids.clear()
         if warc_object.created:

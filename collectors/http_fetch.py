@@ -356,7 +356,9 @@ class HttpFetcher:
         tls = response.tls
         response_head = _response_head(response)
         payload_digest = hashlib.sha256()
-        block_digest = hashlib.sha256(response_head.to_bytes())
+        # warcio writes headers with non-ASCII bytes percent-encoded (to_ascii_bytes); the
+        # block digest must cover the bytes as written, or `warcio check` fails.
+        block_digest = hashlib.sha256(response_head.to_ascii_bytes())
         body = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
         size = 0
         truncated: str | None = None

@@ -89,9 +89,12 @@ def pick_charset(raw: bytes, content_type: str | None) -> str:
         candidates.append(match.group(1).decode("ascii", "ignore").lower())
     for name in candidates:
         try:
-            return codecs.lookup(name).name
+            codec = codecs.lookup(name)
         except LookupError:
             continue
+        # Only real text encodings: a page may declare "base64" or "rot13", which are codecs too.
+        if getattr(codec, "_is_text_encoding", True):
+            return codec.name
     try:
         raw.decode("utf-8")
         return "utf-8"

@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 from urllib.robotparser import RobotFileParser
 
-from archive.capture_writer import PageCapture
+from archive.capture_writer import CommitError, PageCapture
 from collectors.http_fetch import FetchError, FetchResult, HttpFetcher
 from collectors.netguard import BlockedTargetError
 from collectors.page_text import (
@@ -72,6 +73,8 @@ def extract_for_index(
         return ExtractedPage(extract_page_text(raw, content_type, url), None)
     except TextExtractionError as err:
         return ExtractedPage(None, str(err))
+    except Exception as err:
+        return ExtractedPage(None, f"text extraction failed: {type(err).__name__}: {err}")
 
 
 class WebCrawler:
@@ -147,6 +150,8 @@ class WebCrawler:
                     return
                 try:
                     found.extend(await self._visit(url, depth))
+                except CommitError:
+                    raise  # the archive could not store a segment: stop, resume next pass
                 except Exception as err:
                     self._fail(url, "archive", f"{type(err).__name__}: {err}")
 
@@ -171,7 +176,14 @@ class WebCrawler:
         result = await self._fetch(url)
         if result is None:
             return ()
-        page = await self._page(result, depth)
+        try:
+            page = await self._page(result, depth)
+        except Exception as err:
+            if isinstance(err, BrokenProcessPool):
+                self.extract_executor = None  # extract in-process for the rest of the crawl
+            page = PageCapture(
+                result=result, depth=depth, text_problem=f"text extraction failed: {err!r}"
+            )
         self.sink(page)
         self.report.pages += 1
         if url == normalise_url(self.source.url):
@@ -245,8 +257,13 @@ class WebCrawler:
             # is the per-source override, recorded in every manifest).
             return parse_robots(b"", 503)
         final = result.final
-        final.body.seek(0)
-        body = final.body.read(512 * 1024)
+        try:
+            body = decoded_body(final.body, final.header("Content-Encoding"), 512 * 1024)
+        except TextExtractionError as err:
+            self._fail(robots_url, "robots", f"unreadable robots.txt: {err}")
+            body, status = b"", 503  # unreadable: as unreachable (RFC 9309)
+        else:
+            status = final.status
         final.body.seek(0)
         self.sink(PageCapture(result=result, depth=0))
-        return parse_robots(body, final.status)
+        return parse_robots(body, status)

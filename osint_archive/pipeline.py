@@ -17,7 +17,13 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from archive.capture_writer import CaptureRun, CaptureWriter, run_links_prefix, segment_events
+from archive.capture_writer import (
+    CaptureRun,
+    CaptureWriter,
+    CommitError,
+    run_links_prefix,
+    segment_events,
+)
 from archive.custody import CustodyEvent, CustodyLog
 from archive.manifest import CaptureManifest, iter_manifest_keys, read_manifest
 from archive.store import ObjectNotFoundError, ObjectStore
@@ -106,7 +112,9 @@ class SourceRunner:
         index: SearchBackend,
         operator: str,
         extract_executor: ProcessPoolExecutor | None = None,
+        segment_pages: int = 100,
     ) -> None:
+        self.segment_pages = segment_pages
         self.settings = settings
         self.store = store
         self.index = index
@@ -189,6 +197,7 @@ class SourceRunner:
             ),
             custody,
             on_committed=lambda ms, texts: self._index_committed(source, ms, texts),
+            segment_pages=self.segment_pages,
         )
         fetcher = HttpFetcher(
             self.settings.network,
@@ -205,6 +214,10 @@ class SourceRunner:
             )
             report = await crawler.crawl()
             writer.commit()
+        except CommitError as err:
+            writer.abort()
+            outcome.error = f"{err}; the run stays open and the next pass resumes it"
+            return outcome
         except BaseException:
             writer.abort()
             raise
