@@ -13,7 +13,6 @@ from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
-from urllib.robotparser import RobotFileParser
 
 from archive.capture_writer import CommitError, PageCapture
 from collectors.http_fetch import FetchError, FetchResult, HttpFetcher
@@ -25,8 +24,8 @@ from collectors.page_text import (
     extract_page_text,
     is_html,
 )
-from collectors.politeness import HostGates
-from collectors.robots import parse_robots, robots_allows
+from collectors.politeness import HostGate, HostGates
+from collectors.robots import RobotsRules, parse_robots, robots_allows
 from osint_archive.sources import Source
 
 
@@ -88,17 +87,18 @@ class WebCrawler:
         already_captured: dict[str, tuple[int, list[str]]] | None = None,
         on_progress: Callable[[int], None] | None = None,
         extract_executor: Executor | None = None,
+        gates: HostGates | None = None,
     ) -> None:
         self.source = source
         self.fetcher = fetcher
         self.sink = sink
-        self.gates = HostGates(source.concurrency, source.delay_seconds)
+        self.gates = gates or HostGates()
         self.report = CrawlReport()
         self.on_progress = on_progress
         self.extract_executor = extract_executor
         # URLs captured earlier in this same run (a resumed run): skipped, links re-queued.
         self.already_captured = already_captured or {}
-        self._robots: dict[str, asyncio.Task[RobotFileParser]] = {}
+        self._robots: dict[str, asyncio.Task[RobotsRules]] = {}
         self._seen: set[str] = set()
         self._started = 0
 
@@ -192,10 +192,13 @@ class WebCrawler:
             self.on_progress(self.report.pages)
         return page.outlinks
 
+    def _gate(self, host: str) -> HostGate:
+        return self.gates.for_host(host, self.source.concurrency, self.source.delay_seconds)
+
     async def _fetch(self, url: str) -> FetchResult | None:
         host = urlsplit(url).hostname or ""
         try:
-            async with self.gates.for_host(host).slot():
+            async with self._gate(host).slot():
                 return await self.fetcher.fetch(url)
         except BlockedTargetError as err:
             self._fail(url, "policy", str(err))
@@ -245,11 +248,11 @@ class WebCrawler:
             self._robots[origin] = asyncio.ensure_future(self._load_robots(origin))
         return robots_allows(await self._robots[origin], url)
 
-    async def _load_robots(self, origin: str) -> RobotFileParser:
+    async def _load_robots(self, origin: str) -> RobotsRules:
         """Fetch and archive robots.txt; it is evidence of the policy in force that day."""
         robots_url = f"{origin}/robots.txt"
         try:
-            async with self.gates.for_host(urlsplit(origin).hostname or "").slot():
+            async with self._gate(urlsplit(origin).hostname or "").slot():
                 result = await self.fetcher.fetch(robots_url)
         except (FetchError, BlockedTargetError) as err:
             self._fail(robots_url, "robots", str(err))
@@ -266,4 +269,7 @@ class WebCrawler:
             status = final.status
         final.body.seek(0)
         self.sink(PageCapture(result=result, depth=0))
-        return parse_robots(body, status)
+        rules = parse_robots(body, status)
+        if rules.crawl_delay is not None:  # the site's own politeness request
+            self._gate(urlsplit(origin).hostname or "").slow_down(min(rules.crawl_delay, 60.0))
+        return rules

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import multiprocessing
 import secrets
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -28,6 +29,7 @@ from archive.custody import CustodyEvent, CustodyLog
 from archive.manifest import CaptureManifest, iter_manifest_keys, read_manifest
 from archive.store import ObjectNotFoundError, ObjectStore
 from collectors.http_fetch import FetchLimits, HttpFetcher
+from collectors.politeness import HostGates
 from collectors.web import CaptureFailure, WebCrawler
 from index.backend import SearchBackend
 from index.documents import page_document
@@ -113,8 +115,10 @@ class SourceRunner:
         operator: str,
         extract_executor: ProcessPoolExecutor | None = None,
         segment_pages: int = 100,
+        gates: HostGates | None = None,
     ) -> None:
         self.segment_pages = segment_pages
+        self.gates = gates or HostGates()
         self.settings = settings
         self.store = store
         self.index = index
@@ -210,7 +214,13 @@ class SourceRunner:
         )
         try:
             crawler = WebCrawler(
-                source, fetcher, writer.add, already, on_progress, self.extract_executor
+                source,
+                fetcher,
+                writer.add,
+                already,
+                on_progress,
+                self.extract_executor,
+                self.gates,
             )
             report = await crawler.crawl()
             writer.commit()
@@ -259,8 +269,12 @@ async def run_sources(
     store = settings.open_store()
     index = settings.open_index()
     slots = asyncio.Semaphore(parallel_sources)
-    with ProcessPoolExecutor(max_workers=2) as extract_pool:
-        runner = SourceRunner(settings, store, index, config.operator, extract_pool)
+    # Sources on one host share its politeness limits (the strictest of theirs).
+    gates = HostGates((s.host, s.concurrency, s.delay_seconds) for s in sources)
+    # forkserver: forking this process while aiohttp's resolver threads run is unsafe.
+    pool = ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("forkserver"))
+    with pool as extract_pool:
+        runner = SourceRunner(settings, store, index, config.operator, extract_pool, gates=gates)
 
         async def one(source: Source) -> SourceOutcome:
             async with slots:
