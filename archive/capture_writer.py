@@ -124,6 +124,10 @@ class CaptureWriter:
         self._warc: WarcFileWriter | None = None
         self._pending: list[_Pending] = []
         self._pending_ids: set[str] = set()
+        # A resumed run numbers its WARC files after those it committed before the crash.
+        self._segments_before = len(
+            list(store.list_keys(run_links_prefix(run.source_id, run.run_id)))
+        )
         options = json.dumps(run.options, sort_keys=True, ensure_ascii=False).encode("utf-8")
         stored = put_payload_bytes(store, options, "application/json")
         self.options_ref = ObjectRef(key=stored.key, sha256=stored.sha256)
@@ -133,7 +137,8 @@ class CaptureWriter:
     def _segment(self) -> WarcFileWriter:
         if self._warc is None:
             self.stats.segments += 1
-            name = f"{self.run.source_id}-{self.run.run_id}-{self.stats.segments:05d}.warc.gz"
+            number = self._segments_before + self.stats.segments
+            name = f"{self.run.source_id}-{self.run.run_id}-{number:05d}.warc.gz"
             self._warc = WarcFileWriter(self.store, name)
             self._warc.write_warcinfo(
                 {

@@ -280,6 +280,9 @@ class HttpFetcher:
                 continue
             final = result.final
             if final.status in RETRY_STATUSES and attempt <= self.limits.retries:
+                asked = retry_after_seconds(final.header("Retry-After"))
+                if asked is not None and asked > self.limits.max_retry_after_seconds:
+                    return result  # asked to wait longer than we may: keep the answer as is
                 wait = self._backoff(attempt, final.header("Retry-After"))
                 result.close()
                 await asyncio.sleep(wait)
@@ -289,7 +292,7 @@ class HttpFetcher:
     def _backoff(self, attempt: int, retry_after: str | None) -> float:
         asked = retry_after_seconds(retry_after)
         if asked is not None:
-            return min(asked, self.limits.max_retry_after_seconds)
+            return asked
         base = self.limits.backoff_seconds * (2 ** (attempt - 1))
         return base + random.uniform(0, base / 2)  # noqa: S311 - jitter, not security
 

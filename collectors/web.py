@@ -44,6 +44,7 @@ class CrawlReport:
     skipped_by_robots: int = 0
     failures: list[CaptureFailure] = field(default_factory=list)
     seed_captured: bool = False
+    seed_status: int | None = None  # None on a resumed run that captured the seed earlier
     stopped_by_time: bool = False
 
 
@@ -184,10 +185,12 @@ class WebCrawler:
             page = PageCapture(
                 result=result, depth=depth, text_problem=f"text extraction failed: {err!r}"
             )
+        status = result.final.status
         self.sink(page)
         self.report.pages += 1
         if url == normalise_url(self.source.url):
             self.report.seed_captured = True
+            self.report.seed_status = status
         if self.on_progress:
             self.on_progress(self.report.pages)
         return page.outlinks

@@ -138,6 +138,8 @@ def run_with_progress(
     for o in outcomes:
         if o.error:
             console.print(f"[red]{o.source_id}[/]: {o.error}", highlight=False, soft_wrap=True)
+        for note in o.notes:
+            console.print(f"[yellow]{o.source_id}[/]: {note}", highlight=False, soft_wrap=True)
         for failure in o.failures[:10]:
             console.print(
                 f"  {o.source_id}: {failure.stage} failed for {failure.url}: {failure.reason}",

@@ -15,7 +15,7 @@ import multiprocessing
 import secrets
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from archive.capture_writer import (
@@ -30,11 +30,12 @@ from archive.manifest import CaptureManifest, iter_manifest_keys, read_manifest
 from archive.store import ObjectNotFoundError, ObjectStore
 from collectors.http_fetch import FetchLimits, HttpFetcher
 from collectors.politeness import HostGates
-from collectors.web import CaptureFailure, WebCrawler
+from collectors.web import CaptureFailure, CrawlReport, WebCrawler
 from index.backend import SearchBackend
 from index.documents import page_document
 from index.rebuild import is_indexed
 from osint_archive.settings import Settings
+from osint_archive.source_lock import SourceBusyError, source_lock
 from osint_archive.sources import Source, SourcesConfig
 
 
@@ -51,6 +52,7 @@ class SourceOutcome:
     revisits: int = 0
     changed: int = 0
     failures: list[CaptureFailure] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     error: str = ""
 
 
@@ -178,16 +180,43 @@ class SourceRunner:
             what = "browser capture" if source.browser else f"kind {source.kind!r}"
             outcome.error = f"no collector for {what} in this version"
             return outcome
-        custody = CustodyLog(self.store, source.id)
+        try:
+            with source_lock(self.settings.home, source.id):
+                return await self._run_locked(source, outcome, on_progress)
+        except SourceBusyError as err:
+            outcome.error = str(err)
+            return outcome
+
+    def _open_run(
+        self, source: Source, custody: CustodyLog, outcome: SourceOutcome
+    ) -> tuple[RunJournal, dict[str, tuple[int, list[str]]]]:
+        """Resume an interrupted run that is still fresh; otherwise start a new one.
+
+        A run older than ``max_run_seconds`` is not resumed, or the next scheduled pass would
+        skip every page the old run held: its loose ends are tied up and it is closed as
+        ``interrupted``.
+        """
+        now = datetime.now(UTC)
         journal = _load_journal(self.store, source.id)
-        already: dict[str, tuple[int, list[str]]] = {}
         if journal is not None and journal.status == "running":
-            outcome.resumed = True
             already = self._recover(source, journal, custody)
-        else:
-            now = datetime.now(UTC)
-            journal = RunJournal(new_run_id(now), now.isoformat(), "running", custody.head()[0])
-            _save_journal(self.store, source.id, journal)
+            age = (now - datetime.fromisoformat(journal.started_at)).total_seconds()
+            if age <= source.max_run_seconds:
+                outcome.resumed = True
+                return journal, already
+            _save_journal(self.store, source.id, replace(journal, status="interrupted"))
+        journal = RunJournal(new_run_id(now), now.isoformat(), "running", custody.head()[0])
+        _save_journal(self.store, source.id, journal)
+        return journal, {}
+
+    async def _run_locked(
+        self,
+        source: Source,
+        outcome: SourceOutcome,
+        on_progress: Callable[[int], None] | None,
+    ) -> SourceOutcome:
+        custody = CustodyLog(self.store, source.id)
+        journal, already = self._open_run(source, custody, outcome)
         outcome.run_id = journal.run_id
         writer = CaptureWriter(
             self.store,
@@ -233,13 +262,7 @@ class SourceRunner:
             raise
         finally:
             await fetcher.close()
-        _save_journal(
-            self.store,
-            source.id,
-            RunJournal(
-                journal.run_id, journal.started_at, "complete", journal.custody_seq_at_start
-            ),
-        )
+        _save_journal(self.store, source.id, replace(journal, status="complete"))
         stats = writer.stats
         outcome.pages = writer.stats.pages + len(already)  # robots.txt included, like revisits
         outcome.new_bytes, outcome.revisits, outcome.changed = (
@@ -248,13 +271,27 @@ class SourceRunner:
             stats.changed,
         )
         outcome.failures = report.failures
-        outcome.ok = report.seed_captured
-        if not outcome.ok:
+        outcome.notes = crawl_notes(source, report)
+        outcome.ok = report.seed_captured and (report.seed_status or 200) < 400
+        if not report.seed_captured:
             reasons = [f.reason for f in report.failures if f.stage != "robots"]
             outcome.error = "the source URL was not captured" + (
                 f": {reasons[0]}" if reasons else " (disallowed by robots.txt?)"
             )
+        elif not outcome.ok:
+            # The answer is archived (it is evidence too), but the source is not working.
+            outcome.error = f"the source URL answered HTTP {report.seed_status}"
         return outcome
+
+
+def crawl_notes(source: Source, report: CrawlReport) -> list[str]:
+    """What an admin should know although nothing failed outright."""
+    notes = []
+    if report.stopped_by_time:
+        notes.append(f"stopped at max_run_seconds ({source.max_run_seconds:g} s) before the end")
+    if report.skipped_by_robots:
+        notes.append(f"{report.skipped_by_robots} URL(s) skipped: disallowed by robots.txt")
+    return notes
 
 
 async def run_sources(

@@ -46,7 +46,11 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
-        if self.path == "/robots.txt":
+        if self.path == "/busy":
+            body = b"come back tomorrow"
+            self.send_response(503)
+            self.send_header("Retry-After", "86400")
+        elif self.path == "/robots.txt":
             body = gzip.compress(b"User-agent: *\nDisallow: /private/\n")
             self.send_response(200)
             self.send_header("Content-Type", "text/plain")
@@ -184,3 +188,49 @@ def test_a_failed_commit_stops_the_run_and_the_next_pass_completes_it(
         for capture_id, _ in event["details"]["captures"]
     ]
     assert sorted(listed) == sorted(m.capture_id for m in found.values())  # type: ignore[attr-defined]
+
+
+def test_a_source_whose_url_answers_503_fails_but_its_answer_is_kept(
+    tmp_path: Path, site: str
+) -> None:
+    store = LocalStore(tmp_path / "archive")
+    outcome = run_once(tmp_path, source_for(site + "busy"), store)
+    assert not outcome.ok  # type: ignore[attr-defined]
+    assert "HTTP 503" in outcome.error  # type: ignore[attr-defined]
+    busy = manifests_by_path(store)["/busy"]
+    assert busy.status == 503  # type: ignore[attr-defined]
+
+
+def test_retry_after_longer_than_allowed_is_not_waited_for(site: str) -> None:
+    from collectors.http_fetch import FetchLimits, HttpFetcher
+
+    async def fetch() -> tuple[int, int]:
+        fetcher = HttpFetcher(
+            NetworkPolicy(allow_private_networks=True),
+            FetchLimits(retries=3, max_retry_after_seconds=60),
+            user_agent="test",
+        )
+        try:
+            result = await fetcher.fetch(site + "busy")
+            status, attempts = result.final.status, result.attempts
+            result.close()
+            return status, attempts
+        finally:
+            await fetcher.close()
+
+    assert asyncio.run(fetch()) == (503, 1)
+
+
+def test_resumed_run_numbers_its_warc_files_after_the_committed_ones(
+    tmp_path: Path, site: str
+) -> None:
+    flaky = FailingOnceStore(tmp_path / "archive")
+    run_once(tmp_path, source_for(site), flaky, segment_pages=3)
+    store = LocalStore(tmp_path / "archive")
+    run_once(tmp_path, source_for(site), store, segment_pages=3)
+    names = [m.warc.filename for m in manifests_by_path(store).values()]  # type: ignore[attr-defined]
+    by_key: dict[str, set[str]] = {}
+    for manifest in manifests_by_path(store).values():
+        by_key.setdefault(manifest.warc.filename, set()).add(manifest.warc.key)  # type: ignore[attr-defined]
+    assert all(len(keys) == 1 for keys in by_key.values()), by_key  # one file name, one WARC
+    assert len(set(names)) >= 2
