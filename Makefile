@@ -39,7 +39,7 @@ bench: $(STAMP) system-deps
 	$(BIN)/python -m bench.report
 
 # Debian packages the tests and benchmarks use; installed only when missing (needs root).
-SYSTEM_PACKAGES := wget
+SYSTEM_PACKAGES := wget openssl
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
