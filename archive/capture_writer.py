@@ -22,6 +22,7 @@ from archive.manifest import (
     CaptureManifest,
     Hop,
     ObjectRef,
+    OriginalRecord,
     PreviousCapture,
     TextArtefact,
     TlsCertificate,
@@ -382,6 +383,7 @@ class CaptureWriter:
                 metadata_record_id=item.metadata_ref.record_id,
                 offset=response_ref.offset,
                 length=response_ref.length,
+                refers_to=self._original_record(item),
             ),
             text=text_artefact,
             text_problem=page.text_problem,
@@ -392,6 +394,18 @@ class CaptureWriter:
             operator=self.run.operator,
             tools=tool_versions(),
             source_options=self.options_ref,
+        )
+
+    @staticmethod
+    def _original_record(item: _Pending) -> OriginalRecord | None:
+        if item.record_type != "revisit" or item.previous is None:
+            return None
+        original = item.previous.original
+        return OriginalRecord(
+            warc_key=original.warc_key,
+            record_id=original.record_id,
+            offset=original.offset,
+            length=original.length,
         )
 
     def _save_state(self, item: _Pending, manifest: CaptureManifest) -> None:
@@ -408,6 +422,8 @@ class CaptureWriter:
                 warc_key=manifest.warc.key,
                 payload_sha256=final.payload_sha256,
                 status=final.status,
+                offset=manifest.warc.offset,
+                length=manifest.warc.length,
             )
         last_text = item.text_sha256
         if last_text is None and item.previous is not None:

@@ -36,6 +36,15 @@ class TlsCertificate(Record):
     protocol: str
 
 
+class OriginalRecord(Record):
+    """For a revisit: the stored response record that holds the identical payload."""
+
+    warc_key: str
+    record_id: str
+    offset: int | None = None
+    length: int | None = None
+
+
 class WarcLocation(Record):
     """The WARC object holding the capture, and where its records are."""
 
@@ -48,6 +57,7 @@ class WarcLocation(Record):
     metadata_record_id: str
     offset: int
     length: int
+    refers_to: OriginalRecord | None = None  # set for revisits
 
 
 class TextArtefact(Record):

@@ -23,6 +23,8 @@ class StoredResponse(BaseModel):
     warc_key: str
     payload_sha256: str
     status: int
+    offset: int | None = None
+    length: int | None = None
 
 
 class UrlState(BaseModel):

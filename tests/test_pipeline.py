@@ -254,6 +254,15 @@ def test_second_run_on_an_unchanged_site_writes_revisits(
         assert revisit.get_header("WARC-Payload-Digest") == original.get_header(
             "WARC-Payload-Digest"
         )
+        # The manifest alone locates the original payload, byte range included.
+        first = firsts[manifest.requested_url]
+        refers_to = manifest.warc.refers_to
+        assert refers_to is not None
+        assert (refers_to.warc_key, refers_to.record_id) == (
+            first.warc.key,
+            first.warc.response_record_id,
+        )
+        assert (refers_to.offset, refers_to.length) == (first.warc.offset, first.warc.length)
     check = subprocess.run(
         [str(BIN / "warcio"), "check", "-v", str(store.root / warc_key)],
         capture_output=True,
