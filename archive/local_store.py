@@ -7,8 +7,10 @@ are made read-only once written and are never replaced.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -38,6 +40,18 @@ class LocalStore:
         self.root = Path(root)
         self.incoming_dir = self.root / ".incoming"
         self.incoming_dir.mkdir(parents=True, exist_ok=True)
+        self._remove_abandoned_temp_files()
+
+    def _remove_abandoned_temp_files(self, older_than_seconds: float = 86400) -> None:
+        """Drop temporary files a killed writer left behind (never published, not evidence).
+
+        Only old ones: a file younger than a day may belong to a writer still at work.
+        """
+        cutoff = time.time() - older_than_seconds
+        for path in self.incoming_dir.glob(".incoming-*"):
+            with contextlib.suppress(FileNotFoundError):
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
 
     def _path(self, key: str) -> Path:
         return self.root / check_key(key)

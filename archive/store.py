@@ -10,7 +10,6 @@ Three kinds of writes exist, matching the archive layout:
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -127,11 +126,3 @@ def put_payload_bytes(
         return writer.commit()
     finally:
         writer.abort()
-
-
-def sha256_of_stream(stream: BinaryIO) -> str:
-    """Hex SHA-256 of a stream, read in chunks."""
-    digest = hashlib.sha256()
-    while chunk := stream.read(CHUNK_SIZE):
-        digest.update(chunk)
-    return digest.hexdigest()

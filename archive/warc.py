@@ -86,12 +86,10 @@ class WarcFileWriter:
         self.filename = filename
         self._sink: PayloadWriter = store.payload_writer("application/warc")
         self._writer = Sha256WarcWriter(self._sink, gzip=True, warc_version=WARC_VERSION)
-        self.records = 0
 
     def _write(self, record: Any) -> RecordRef:
         offset = self._sink.tell()
         self._writer.write_record(record)
-        self.records += 1
         return RecordRef(
             record_id=record.rec_headers.get_header("WARC-Record-ID"),
             offset=offset,
@@ -188,20 +186,6 @@ class WarcFileWriter:
             payload=io.BytesIO(data),
             length=len(data),
             warc_content_type="application/json",
-            warc_headers_dict={"WARC-Date": warc_date(moment), "WARC-Concurrent-To": concurrent_to},
-        )
-        return self._write(record)
-
-    def write_resource(
-        self, url: str, data: bytes, content_type: str, moment: datetime, concurrent_to: str
-    ) -> RecordRef:
-        """A ``resource`` record: bytes produced by the collector (e.g. a screenshot)."""
-        record = self._writer.create_warc_record(
-            url,
-            "resource",
-            payload=io.BytesIO(data),
-            length=len(data),
-            warc_content_type=content_type,
             warc_headers_dict={"WARC-Date": warc_date(moment), "WARC-Concurrent-To": concurrent_to},
         )
         return self._write(record)

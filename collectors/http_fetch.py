@@ -16,7 +16,6 @@ import socket
 import ssl
 import tempfile
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -261,14 +260,14 @@ class HttpFetcher:
     async def close(self) -> None:
         await self._session.close()
 
-    async def fetch(self, url: str, extra_headers: Sequence[tuple[str, str]] = ()) -> FetchResult:
+    async def fetch(self, url: str) -> FetchResult:
         """Fetch ``url``, following redirects; retries transient failures with backoff."""
         attempt = 0
         while True:
             attempt += 1
             result = FetchResult(requested_url=url, attempts=attempt)
             try:
-                await self._follow(result, extra_headers)
+                await self._follow(result)
             except BlockedTargetError:
                 result.close()
                 raise
@@ -296,7 +295,7 @@ class HttpFetcher:
         base = self.limits.backoff_seconds * (2 ** (attempt - 1))
         return base + random.uniform(0, base / 2)  # noqa: S311 - jitter, not security
 
-    async def _follow(self, result: FetchResult, extra_headers: Sequence[tuple[str, str]]) -> None:
+    async def _follow(self, result: FetchResult) -> None:
         url = result.requested_url
         seen: set[str] = set()
         while True:
@@ -307,22 +306,20 @@ class HttpFetcher:
                     f"more than {self.limits.max_redirects} redirects", retryable=False
                 )
             seen.add(url)
-            hop = await self._fetch_one(url, extra_headers)
+            hop = await self._fetch_one(url)
             result.hops.append(hop)
             location = hop.header("Location")
             if hop.status not in REDIRECT_STATUSES or not location:
                 return
             url = urljoin(url, location.strip())
 
-    async def _fetch_one(self, url: str, extra_headers: Sequence[tuple[str, str]]) -> HttpExchange:
+    async def _fetch_one(self, url: str) -> HttpExchange:
         self.policy.check_url(url)
         started = time.monotonic()
         fetched_at = datetime.now(UTC)
         try:
             async with asyncio.timeout(self.limits.max_seconds):
-                response = await self._session.get(
-                    url, allow_redirects=False, headers=list(extra_headers)
-                )
+                response = await self._session.get(url, allow_redirects=False)
         except BlockedTargetError:
             raise
         except TimeoutError as err:

@@ -168,13 +168,17 @@ def run(config_path: Path | None, source_ids: tuple[str, ...]) -> None:
     sys.exit(0 if all(o.ok for o in outcomes) else EXIT_FAILED)
 
 
-def _date(value: str | None) -> datetime | None:
+def _date(value: str | None, end_of_day: bool = False) -> datetime | None:
+    """An ISO date or time; a bare date as ``--until`` means the whole of that day."""
     if value is None:
         return None
     try:
-        return datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"not an ISO date: {value!r} (use e.g. 2026-01-31)") from None
+    if end_of_day and len(value) == len("2026-01-31"):
+        moment = moment.replace(hour=23, minute=59, second=59, microsecond=999999)
+    return moment
 
 
 @main.command("search")
@@ -198,7 +202,11 @@ def search(
 ) -> None:
     """Full-text search over pages, posts and transcripts."""
     filters = SearchFilters(
-        kind=kind, source=source_id, lang=lang, since=_date(since), until=_date(until)
+        kind=kind,
+        source=source_id,
+        lang=lang,
+        since=_date(since),
+        until=_date(until, end_of_day=True),
     )
     index = _settings().open_index()
     try:

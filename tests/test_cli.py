@@ -167,3 +167,12 @@ def test_search_rejects_a_bad_date_with_usage_exit(indexed_home: Path) -> None:
     assert done.returncode == 2
     assert "not an ISO date" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_until_a_date_includes_that_whole_day() -> None:
+    from osint_archive.cli import _date
+
+    end = _date("2026-01-31", end_of_day=True)
+    assert end is not None and (end.hour, end.minute, end.second) == (23, 59, 59)
+    start = _date("2026-01-31")
+    assert start is not None and start.hour == 0

@@ -113,3 +113,22 @@ def test_multi_chunk_payload_streams(store: ObjectStore) -> None:
     assert stored.size == 12 * len(chunk)
     with store.open(stored.key) as stream:
         assert hashlib.sha256(stream.read()).hexdigest() == stored.sha256
+
+
+def test_local_store_removes_only_abandoned_temp_files(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import time
+
+    from archive.local_store import LocalStore
+
+    root = tmp_path / "archive"
+    store = LocalStore(root)
+    old = store.incoming_dir / ".incoming-killed"
+    fresh = store.incoming_dir / ".incoming-working"
+    old.write_bytes(b"partial WARC of a killed run")
+    fresh.write_bytes(b"a writer still at work")
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(old, (two_days_ago, two_days_ago))
+    LocalStore(root)
+    assert not old.exists()
+    assert fresh.exists()
