@@ -47,8 +47,10 @@ class NetworkPolicy:
 
     def check_address(self, address: IPAddress) -> None:
         """Raise ``BlockedTargetError`` unless the address may be contacted."""
-        if address.version == 6 and address.ipv4_mapped is not None:  # ::ffff:127.0.0.1
-            address = address.ipv4_mapped
+        if isinstance(address, ipaddress.IPv6Address):
+            embedded = embedded_ipv4(address)
+            if embedded is not None:
+                address = embedded  # judged by the IPv4 host it reaches
         if self.allow_private_networks or is_public(address):
             return
         if any(address in network for network in self.allowed_networks):
@@ -109,3 +111,23 @@ def literal_address(host: str) -> IPAddress | None:
         return ipaddress.IPv4Address(socket.inet_aton(host))
     except OSError:
         return None
+
+
+NAT64_PREFIX = ipaddress.ip_network("64:ff9b::/96")
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 host an IPv6 address reaches: mapped, NAT64, 6to4 or Teredo forms.
+
+    ``is_global`` is True for some of these prefixes whatever IPv4 address they carry, so
+    ``64:ff9b::7f00:1`` or ``2002:7f00:1::`` would otherwise reach loopback through a gateway.
+    """
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address in NAT64_PREFIX:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address.teredo is not None:
+        return address.teredo[1]
+    return None

@@ -182,3 +182,23 @@ def test_from_env_reads_several_networks() -> None:
 def test_from_env_rejects_a_malformed_network() -> None:
     with pytest.raises(ValueError, match="not-a-network"):
         NetworkPolicy.from_env({"OSINT_ARCHIVE_ALLOW_NETWORKS": "not-a-network"})
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "64:ff9b::7f00:1",
+        "64:ff9b::a00:1",
+        "2002:7f00:1::",
+        "2002:a9fe:a9fe::1",
+        "2001:0:4136:e378:8000:63bf:80ff:fffe",
+    ],
+    ids=["nat64-loopback", "nat64-private", "6to4-loopback", "6to4-metadata", "teredo-private"],
+)
+def test_ipv4_hidden_in_ipv6_is_judged_by_the_ipv4_host(address: str) -> None:
+    with pytest.raises(BlockedTargetError):
+        NetworkPolicy().check_address(ipaddress.ip_address(address))
+
+
+def test_nat64_to_a_public_ipv4_host_is_allowed() -> None:
+    NetworkPolicy().check_address(ipaddress.ip_address("64:ff9b::5db8:d822"))  # 93.184.216.34
