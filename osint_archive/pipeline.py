@@ -14,7 +14,7 @@ import json
 import multiprocessing
 import secrets
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -28,6 +28,7 @@ from archive.capture_writer import (
 from archive.custody import CustodyEvent, CustodyLog
 from archive.manifest import CaptureManifest, iter_manifest_keys, read_manifest
 from archive.store import ObjectNotFoundError, ObjectStore
+from archive.timestamps import TimestampAuthority, TimestampError, stamp_record
 from collectors.http_fetch import FetchLimits, HttpFetcher
 from collectors.politeness import HostGates
 from collectors.web import CaptureFailure, CrawlReport, WebCrawler
@@ -102,6 +103,15 @@ def _run_links(store: ObjectStore, source_id: str, run_id: str) -> dict[str, lis
     return links
 
 
+def _stamp(store: ObjectStore, key: str, tsas: Sequence[TimestampAuthority]) -> str:
+    """Timestamp one stored record; the failure reason, or "" when every TSA answered."""
+    try:
+        stamp_record(store, key, tsas)
+    except TimestampError as err:
+        return str(err)
+    return ""
+
+
 def _read_text(store: ObjectStore, manifest: CaptureManifest) -> str:
     return store.read_bytes(manifest.text.key).decode("utf-8") if manifest.text else ""
 
@@ -126,6 +136,26 @@ class SourceRunner:
         self.index = index
         self.operator = operator
         self.extract_executor = extract_executor
+
+    def _after_commit(
+        self,
+        source: Source,
+        manifests: list[CaptureManifest],
+        texts: dict[str, str],
+        outcome: SourceOutcome,
+    ) -> None:
+        """Index a committed segment and, when TSAs are configured, timestamp its manifests."""
+        self._index_committed(source, manifests, texts)
+        tsas = self.settings.timestamps.authorities
+        if not tsas:
+            return
+        # A TSA outage must not cost the capture: the manifest is stored either way, the gap
+        # is reported, and `audit` lists manifests without a token.
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = pool.map(lambda m: _stamp(self.store, m.key, tsas), manifests)
+            failed = [reason for reason in results if reason]
+        if failed:
+            outcome.notes.append(f"{len(failed)} manifest(s) not timestamped: {failed[0]}")
 
     def _index_committed(
         self, source: Source, manifests: list[CaptureManifest], texts: dict[str, str]
@@ -229,7 +259,7 @@ class SourceRunner:
                 options=source.model_dump(mode="json", exclude={"description"}),
             ),
             custody,
-            on_committed=lambda ms, texts: self._index_committed(source, ms, texts),
+            on_committed=lambda ms, texts: self._after_commit(source, ms, texts, outcome),
             segment_pages=self.segment_pages,
         )
         fetcher = HttpFetcher(
@@ -271,7 +301,7 @@ class SourceRunner:
             stats.changed,
         )
         outcome.failures = report.failures
-        outcome.notes = crawl_notes(source, report)
+        outcome.notes += crawl_notes(source, report)
         outcome.ok = report.seed_captured and (report.seed_status or 200) < 400
         if not report.seed_captured:
             reasons = [f.reason for f in report.failures if f.stage != "robots"]

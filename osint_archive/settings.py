@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from archive.store import ObjectStore
+from archive.timestamps import TimestampConfig, TimestampConfigError
 from collectors.netguard import NetworkPolicy
 from index.sqlite_fts import SqliteFtsBackend
 
@@ -24,12 +25,17 @@ class Settings:
     store_backend: str
     user_agent: str
     environ: Mapping[str, str]
+    timestamps: TimestampConfig = field(default_factory=TimestampConfig)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         """``OSINT_ARCHIVE_HOME``, ``OSINT_ARCHIVE_CONFIG``, ``OSINT_ARCHIVE_STORE`` (local|s3),
         ``OSINT_ARCHIVE_USER_AGENT``, network policy and S3 variables."""
         backend = environ.get("OSINT_ARCHIVE_STORE", "local").strip().lower()
+        try:
+            timestamps = TimestampConfig.from_env(environ)
+        except TimestampConfigError as err:
+            raise SettingsError(str(err)) from err
         if backend not in ("local", "s3"):
             raise SettingsError(f"OSINT_ARCHIVE_STORE must be 'local' or 's3', not {backend!r}")
         return cls(
@@ -42,6 +48,7 @@ class Settings:
                 "osint-archive/0.1 (+evidence preservation; contact the operator)",
             ),
             environ=dict(environ),
+            timestamps=timestamps,
         )
 
     def open_store(self) -> ObjectStore:
