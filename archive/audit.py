@@ -1,0 +1,321 @@
+"""Fixity audit: re-verify every stored object, manifest, WARC record and custody chain.
+
+``audit_archive`` works on any ``ObjectStore`` in three passes:
+
+1. custody (``archive.audit_custody``): every chain verified end to end; what its events
+   record (manifest hashes, stored payloads) indexed;
+2. manifests (``archive.audit_manifests``): each one's bytes hashed against its custody
+   ``captured`` event, its references collected;
+3. payloads (``archive.audit_payloads``): every object streamed once in parallel and its
+   SHA-256 compared with its key; WARCs are read record by record in the same pass
+   (``archive.audit_warc``), and each revisit is matched with the record it refers to.
+
+Findings name the key they concern; ``AuditReport.intact`` is the verdict. Memory grows with
+the number of captures (ids and keys), never with the size of an object.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+from archive.audit_custody import check_custody
+from archive.audit_manifests import check_manifests
+from archive.audit_payloads import PayloadCheck, check_payload, in_sample, payload_stored_at
+from archive.audit_records import RecordIndex, parallel_map
+from archive.audit_report import (
+    FINDING_KINDS,
+    AuditMode,
+    AuditReport,
+    AuditTotals,
+    Finding,
+    FindingKind,
+)
+from archive.audit_warc import Revisit, WarcScan
+from archive.custody import CustodyEvent
+from archive.keys import sha256_of_payload_key
+from archive.store import ObjectStore
+
+__all__ = [
+    "AuditReport",
+    "AuditTotals",
+    "Finding",
+    "FindingKind",
+    "audit_archive",
+    "audit_custody_event",
+    "payload_stored_at",
+]
+
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass
+class _WarcCrossCheck:
+    """Revisits matched with the records they refer to, across all WARCs read."""
+
+    index: RecordIndex
+    payload_digests: dict[str, str] = field(default_factory=dict)
+    pending: list[tuple[str, Revisit]] = field(default_factory=list)
+
+    def capture_of(self, warc_key: str, record_id: str) -> str | None:
+        """The capture whose manifest names this record (findings are rare: a scan is fine)."""
+        expected = self.index.expected_records.get(warc_key, [])
+        return next((e.capture_id for e in expected if e.record_id == record_id), None)
+
+
+def audit_archive(
+    store: ObjectStore,
+    *,
+    workers: int = 4,
+    since: datetime | None = None,
+    sample: float | None = None,
+    on_progress: ProgressCallback | None = None,
+    seed: int | None = None,
+) -> AuditReport:
+    """Audit the whole archive in ``store`` and report every finding.
+
+    ``since`` re-hashes only payloads stored at or after that moment (naive means UTC; on
+    backends that cannot tell when an object was stored, every payload is re-hashed);
+    ``sample`` re-hashes that fraction (0 < f <= 1) of payloads, chosen by ``seed`` (random
+    when None; the report records it). Manifests and custody chains are always checked in
+    full. ``on_progress(done, total)`` follows the payloads re-hashed.
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    if sample is not None and not 0 < sample <= 1:
+        raise ValueError(f"sample must be a fraction in (0, 1], got {sample}")
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    if sample is not None and seed is None:
+        seed = secrets.randbelow(2**32)
+    report = AuditReport(
+        store=store.name,
+        mode=_mode(since, sample),
+        started_at=datetime.now(UTC),
+        duration_seconds=0.0,
+        workers=workers,
+        since=since,
+        sample=sample,
+        seed=seed if sample is not None else None,
+    )
+    started = time.perf_counter()
+    # Twice the workers in flight keeps every thread busy without queueing the whole archive.
+    window = 2 * workers
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="audit") as pool:
+        index, report.totals.chains = check_custody(store, pool, window, report.findings)
+        report.totals.events = index.events
+        report.totals.manifests = check_manifests(store, pool, window, index, report.findings)
+        _check_payloads(store, pool, window, index, report, on_progress)
+    order = {kind: position for position, kind in enumerate(FINDING_KINDS)}
+    report.findings.sort(key=lambda f: (order[f.kind], f.key, f.detail))
+    report.duration_seconds = time.perf_counter() - started
+    return report
+
+
+MAX_FAILURES_IN_EVENT = 100
+
+
+def audit_custody_event(report: AuditReport) -> CustodyEvent:
+    """The ``audited`` custody event recording an audit: options, totals, verdict, and the
+    first failures by kind and key (the full list is in the JSON report)."""
+    failures = report.failures
+    return CustodyEvent(
+        event_id=f"audited:{report.started_at.isoformat()}",
+        type="audited",
+        subject=f"{report.store} store",
+        details={
+            "intact": report.intact,
+            "mode": report.mode,
+            "since": report.since.isoformat() if report.since else None,
+            "sample": report.sample,
+            "seed": report.seed,
+            "duration_seconds": round(report.duration_seconds, 3),
+            "totals": asdict(report.totals),
+            "counts": report.counts(),
+            "failures": [{"kind": f.kind, "key": f.key} for f in failures[:MAX_FAILURES_IN_EVENT]],
+        },
+    )
+
+
+def _mode(since: datetime | None, sample: float | None) -> AuditMode:
+    if since is not None and sample is not None:
+        return "since+sample"
+    if since is not None:
+        return "since"
+    return "sample" if sample is not None else "full"
+
+
+def _selected(store: ObjectStore, key: str, report: AuditReport) -> bool:
+    """Whether this audit re-hashes the payload under ``key`` (always, in a full audit)."""
+    sample, seed = report.sample, report.seed
+    if sample is not None and seed is not None and not in_sample(seed, key, sample):
+        return False
+    if report.since is not None:
+        stored = payload_stored_at(store, key)
+        if stored is not None and stored < report.since:
+            return False
+    return True
+
+
+def _check_payloads(
+    store: ObjectStore,
+    pool: ThreadPoolExecutor,
+    window: int,
+    index: RecordIndex,
+    report: AuditReport,
+    on_progress: ProgressCallback | None,
+) -> None:
+    totals, findings = report.totals, report.findings
+    listed: set[str] = set()
+    to_hash: list[tuple[str, str]] = []
+    for key in store.list_keys("objects/"):
+        listed.add(key)
+        expected = sha256_of_payload_key(key)
+        if expected is None:
+            findings.append(
+                Finding(
+                    "unreferenced",
+                    key,
+                    "not a content address (objects/sha256/"
+                    "<2>/<2>/<64 hex>); nothing can refer to it",
+                )
+            )
+            continue
+        if key not in index.references:
+            findings.append(
+                Finding("unreferenced", key, "referenced by no manifest and no custody event")
+            )
+        if _selected(store, key, report):
+            to_hash.append((key, expected))
+    totals.objects = len(listed)
+    for key in index.references.first:
+        if key not in listed:
+            findings.append(
+                Finding(
+                    "missing", key, f"not stored; referenced by {index.references.describe(key)}"
+                )
+            )
+
+    def task(item: tuple[str, str]) -> PayloadCheck:
+        key, expected = item
+        return check_payload(store, key, expected, key in index.warc_keys)
+
+    cross = _WarcCrossCheck(index)
+    for done, check in enumerate(parallel_map(pool, task, to_hash, window), start=1):
+        _record_payload(check, index, cross, report)
+        if on_progress is not None:
+            on_progress(done, len(to_hash))
+    for warc_key, revisit in cross.pending:
+        _check_revisit(warc_key, revisit, cross, report, final=True)
+
+
+def _record_payload(
+    check: PayloadCheck, index: RecordIndex, cross: _WarcCrossCheck, report: AuditReport
+) -> None:
+    totals, findings, key = report.totals, report.findings, check.key
+    if check.missing:
+        findings.append(Finding("missing", key, "deleted while the audit ran"))
+        return
+    if check.error is not None:
+        findings.append(Finding("unreadable", key, f"could not be read: {check.error}"))
+        return
+    totals.objects_hashed += 1
+    totals.bytes_hashed += check.size
+    if check.corrupt:
+        findings.append(
+            Finding(
+                "corrupt",
+                key,
+                f"stored bytes hash to {check.actual}, not to the SHA-256 their key names",
+                expected=check.expected,
+                actual=check.actual,
+            )
+        )
+    if check.warc is not None:
+        _record_warc(key, check.warc, index, cross, report)
+
+
+def _record_warc(
+    key: str, scan: WarcScan, index: RecordIndex, cross: _WarcCrossCheck, report: AuditReport
+) -> None:
+    totals, findings = report.totals, report.findings
+    totals.warcs += 1
+    totals.warc_records += scan.records
+    totals.digests_verified += scan.digests_verified
+    totals.digests_unchecked += scan.digests_unchecked
+    totals.revisits += len(scan.revisits)
+    findings.extend(Finding("invalid_warc", key, p.describe()) for p in scan.problems)
+    cross.payload_digests.update(scan.payload_digests)
+    for revisit in scan.revisits:
+        if not _check_revisit(key, revisit, cross, report, final=False):
+            cross.pending.append((key, revisit))
+    for expected in index.expected_records.get(key, []):
+        position = scan.positions.get(expected.record_id)
+        if position is None:
+            findings.append(
+                Finding(
+                    "missing",
+                    key,
+                    f"record {expected.record_id} of capture {expected.capture_id} (manifest "
+                    f"{expected.manifest_key}) is not in this WARC",
+                    capture_id=expected.capture_id,
+                )
+            )
+        elif position != (expected.offset, expected.length):
+            findings.append(
+                Finding(
+                    "invalid_warc",
+                    key,
+                    f"record {expected.record_id} of capture {expected.capture_id} is at "
+                    f"offset {position[0]} (length {position[1]}), not where manifest "
+                    f"{expected.manifest_key} places it",
+                    expected=f"{expected.offset}+{expected.length}",
+                    actual=f"{position[0]}+{position[1]}",
+                    capture_id=expected.capture_id,
+                )
+            )
+
+
+def _check_revisit(
+    warc_key: str, revisit: Revisit, cross: _WarcCrossCheck, report: AuditReport, final: bool
+) -> bool:
+    """Match a revisit with the record it refers to; False while that record is unseen.
+
+    With ``final`` (every selected WARC read), an unseen record is missing in a full audit
+    and merely unchecked in a partial one, whose unread WARCs may hold it.
+    """
+    if revisit.refers_to is None or revisit.payload_digest is None:
+        return True  # a revisit need not name its original; nothing to match
+    original = cross.payload_digests.get(revisit.refers_to)
+    if original is None:
+        if final and report.mode == "full":
+            report.findings.append(
+                Finding(
+                    "missing",
+                    warc_key,
+                    f"revisit {revisit.record_id} at offset {revisit.offset} refers to record "
+                    f"{revisit.refers_to}, which no stored WARC holds",
+                    capture_id=cross.capture_of(warc_key, revisit.record_id),
+                )
+            )
+        return False
+    if original == revisit.payload_digest:
+        report.totals.revisits_verified += 1
+    else:
+        report.findings.append(
+            Finding(
+                "invalid_warc",
+                warc_key,
+                f"revisit {revisit.record_id} at offset {revisit.offset} records payload digest "
+                f"{revisit.payload_digest}, but the record it refers to, {revisit.refers_to}, "
+                f"has {original}",
+                expected=original,
+                actual=revisit.payload_digest,
+                capture_id=cross.capture_of(warc_key, revisit.record_id),
+            )
+        )
+    return True
