@@ -35,6 +35,7 @@ from archive.audit_report import (
     Finding,
     FindingKind,
 )
+from archive.audit_timestamps import check_timestamps
 from archive.audit_warc import Revisit, WarcScan
 from archive.custody import CustodyEvent
 from archive.keys import sha256_of_payload_key
@@ -75,6 +76,7 @@ def audit_archive(
     sample: float | None = None,
     on_progress: ProgressCallback | None = None,
     seed: int | None = None,
+    timestamp_roots: bytes | None = None,
 ) -> AuditReport:
     """Audit the whole archive in ``store`` and report every finding.
 
@@ -82,7 +84,8 @@ def audit_archive(
     backends that cannot tell when an object was stored, every payload is re-hashed);
     ``sample`` re-hashes that fraction (0 < f <= 1) of payloads, chosen by ``seed`` (random
     when None; the report records it). Manifests and custody chains are always checked in
-    full. ``on_progress(done, total)`` follows the payloads re-hashed.
+    full. ``on_progress(done, total)`` follows the payloads re-hashed. RFC 3161 tokens are
+    checked against their records, and their signatures against ``timestamp_roots`` if given.
     """
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
@@ -110,6 +113,7 @@ def audit_archive(
         report.totals.events = index.events
         report.totals.manifests = check_manifests(store, pool, window, index, report.findings)
         _check_payloads(store, pool, window, index, report, on_progress)
+    check_timestamps(store, timestamp_roots, report.totals, report.findings)
     order = {kind: position for position, kind in enumerate(FINDING_KINDS)}
     report.findings.sort(key=lambda f: (order[f.kind], f.key, f.detail))
     report.duration_seconds = time.perf_counter() - started

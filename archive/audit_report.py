@@ -14,6 +14,7 @@ FindingKind = Literal[
     "custody_broken",  # a custody chain that does not verify end to end
     "orphaned",  # a capture manifest that no custody event lists
     "unreadable",  # the store failed to deliver the object (I/O or network error)
+    "timestamp_invalid",  # an RFC 3161 token that no longer matches or does not verify
     "unreferenced",  # a payload nothing refers to, e.g. a WARC left by a crash; not a failure
 ]
 FINDING_KINDS: tuple[FindingKind, ...] = get_args(FindingKind)
@@ -58,6 +59,8 @@ class AuditTotals:
     digests_verified: int = 0  # records whose WARC-Block/Payload-Digest warcio recomputed
     digests_unchecked: int = 0  # records without a digest warcio can check (revisits)
     revisits: int = 0
+    timestamps_verified: int = 0  # RFC 3161 tokens checked against trusted roots
+    timestamps_unchecked: int = 0  # tokens matching their record, with no roots to check
     revisits_verified: int = 0  # revisits whose digest matched the record they refer to
     chains: int = 0
     events: int = 0
