@@ -33,13 +33,15 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-## bench: crawl benchmark against wget on a local site; updates the README table
+## bench: every benchmark (crawl vs wget, audit vs sha256sum, export); updates the README tables
 bench: $(STAMP) system-deps
 	$(BIN)/python -m bench.crawl
+	$(BIN)/python -m bench.audit
+	$(BIN)/python -m bench.export
 	$(BIN)/python -m bench.report
 
 # Debian packages the tests and benchmarks use; installed only when missing (needs root).
-SYSTEM_PACKAGES := wget openssl
+SYSTEM_PACKAGES := wget openssl zip
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
