@@ -1,0 +1,315 @@
+"""Court-ready export: a WACZ 1.1.1 package of chosen captures, with the evidence behind them.
+
+Package layout::
+
+    archive/<WARC file name>              the archive's WARC objects, whole, byte-identical
+    indexes/index.cdxj                    sorted CDXJ over their response/revisit/resource records
+    pages/pages.jsonl                     one line per selected capture
+    evidence/summary.html                 every item with its hashes, for a human reader
+    evidence/manifest-<capture id>.json   stored capture manifests, verbatim
+    evidence/custody-<chain>-<seq>.json   custody events mentioning the captures or WARCs, verbatim
+    evidence/custody-<chain>-verification.json   the chain's verification when exported
+    evidence/text-<sha256>.txt            extracted texts
+    datapackage.json, datapackage-digest.json
+
+The evidence files sit one folder deep because py-wacz's validator (0.6) matches each file to
+``datapackage.json`` by its last two path components: a deeper file is reported as unlisted.
+
+A revisit capture brings the WARC of its original response too (``export_plan``). Every
+object is checked against its SHA-256 as it is copied; the package is written under a
+temporary name and renamed only when complete; then an ``exported`` event naming the
+package's SHA-256 is appended to each source's custody chain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from archive.custody import CustodyEvent, CustodyLog, default_actor
+from archive.export_custody import ChainEvidence, collect_custody, verification_json
+from archive.export_metadata import WACZ_VERSION, datapackage_json, digest_json, pages_jsonl
+from archive.export_plan import ExportError, ExportPlan, plan_export
+from archive.export_select import UnknownCaptureError, select_captures
+from archive.export_summary import SummaryHeader, SummaryItem, SummaryWarc, summary_chunks
+from archive.export_zip import CdxjCollector, CopyingReader, PackageFile, PackageZip
+from archive.manifest import CaptureManifest
+from archive.store import CHUNK_SIZE, ObjectNotFoundError, ObjectStore
+from archive.versions import software_string
+
+__all__ = [
+    "ExportError",
+    "ExportResult",
+    "PackageFile",
+    "UnknownCaptureError",
+    "export_wacz",
+    "select_captures",
+]
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """The written package: where, its SHA-256 and size, what it holds."""
+
+    path: Path
+    sha256: str
+    size: int
+    captures: tuple[str, ...]
+    files: tuple[PackageFile, ...]  # every entry, datapackage.json and its digest last
+    datapackage_sha256: str
+    # Problems a reader of the package must know about (a broken chain, an unbound manifest).
+    warnings: tuple[str, ...] = ()
+    # (chain, sequence) of the ``exported`` custody events appended after writing.
+    custody_events: tuple[tuple[str, int], ...] = ()
+
+
+def _copy_warcs(package: PackageZip, store: ObjectStore, plan: ExportPlan) -> CdxjCollector:
+    """Copy each WARC whole (stored, not deflated), indexing and hash-checking the same bytes."""
+    cdxj = CdxjCollector()
+    for warc in plan.warcs.values():
+        try:
+            size = store.size(warc.key)
+            with (
+                store.open(warc.key) as source,
+                package.entry(warc.path, stored=True, size=size) as entry,
+            ):
+                reader = CopyingReader(source, entry)
+                try:
+                    cdxj.index(reader, warc.path.removeprefix("archive/"))
+                except Exception as err:  # warcio raises several kinds on a damaged WARC
+                    raise ExportError(f"WARC object {warc.key} cannot be read: {err}") from err
+                reader.drain()
+        except ObjectNotFoundError:
+            raise ExportError(f"WARC object {warc.key} is missing from the archive") from None
+        copied = package.files[-1]
+        if copied.sha256 != warc.sha256:
+            raise ExportError(
+                f"WARC object {warc.key} no longer matches its SHA-256 (read {copied.sha256}); "
+                "run `osint-archive audit`"
+            )
+    return cdxj
+
+
+def _copy_object(package: PackageZip, store: ObjectStore, key: str, sha256: str, path: str) -> None:
+    """Copy a small content-addressed object, refusing one that no longer matches its hash."""
+    try:
+        with store.open(key) as source, package.entry(path, stored=False) as entry:
+            while chunk := source.read(CHUNK_SIZE):
+                entry.write(chunk)
+    except ObjectNotFoundError:
+        raise ExportError(f"object {key} is missing from the archive") from None
+    if package.files[-1].sha256 != sha256:
+        raise ExportError(f"object {key} no longer matches its SHA-256; run `osint-archive audit`")
+
+
+def _custody_note(
+    manifest: CaptureManifest, manifest_sha: str, chains: dict[str, ChainEvidence]
+) -> tuple[str, str | None]:
+    """How the capture is bound into its custody chain, and a warning when it is not."""
+    chain = chains[manifest.source_id]
+    binding = chain.bindings.get(manifest.capture_id)
+    if binding is None:
+        return "not listed in a captured event", (
+            f"capture {manifest.capture_id} is not listed in custody chain {chain.chain}"
+        )
+    seq, listed = binding
+    if listed != manifest_sha:
+        return f"event {seq} lists another manifest hash", (
+            f"capture {manifest.capture_id}: custody event {seq} of {chain.chain} lists manifest "
+            f"SHA-256 {listed}, the stored manifest has {manifest_sha}"
+        )
+    return f"{chain.chain} event {seq}: manifest SHA-256 matches", None
+
+
+def _write_evidence(
+    package: PackageZip, store: ObjectStore, plan: ExportPlan, created: str
+) -> tuple[dict[str, str], dict[str, ChainEvidence]]:
+    """Manifests, texts and custody events; returns manifest SHA-256s and chain evidence."""
+    manifest_sha: dict[str, str] = {}
+    everything = plan.manifests()
+    for manifest in everything:
+        stored = package.add_bytes(
+            f"evidence/manifest-{manifest.capture_id}.json", store.read_bytes(manifest.key)
+        )
+        manifest_sha[manifest.capture_id] = stored.sha256
+    texts = {m.text.sha256: m.text.key for m in plan.selected if m.text is not None}
+    for sha256, key in sorted(texts.items()):
+        _copy_object(package, store, key, sha256, f"evidence/text-{sha256}.txt")
+    wanted = {m.capture_id for m in everything} | {m.key for m in everything}
+    wanted |= {w.key for w in plan.warcs.values()} | {w.sha256 for w in plan.warcs.values()}
+    chains = collect_custody(store, (m.source_id for m in everything), wanted)
+    for chain in chains:
+        for record in chain.events:
+            package.add_bytes(f"evidence/custody-{chain.chain}-{record.seq:010d}.json", record.data)
+        package.add_bytes(
+            f"evidence/custody-{chain.chain}-verification.json",
+            verification_json(chain.check, created),
+        )
+    return manifest_sha, {chain.chain: chain for chain in chains}
+
+
+def _summary_items(
+    plan: ExportPlan,
+    manifest_sha: dict[str, str],
+    chains: dict[str, ChainEvidence],
+    warnings: list[str],
+) -> Iterator[SummaryItem]:
+    """The summary's rows, made one at a time; custody problems are added to ``warnings``."""
+    for m in plan.selected:
+        note, warning = _custody_note(m, manifest_sha[m.capture_id], chains)
+        if warning:
+            warnings.append(warning)
+        original = plan.originals.get(m.capture_id)
+        yield SummaryItem(
+            capture_id=m.capture_id,
+            source_id=m.source_id,
+            url=m.final_url,
+            requested_url=m.requested_url,
+            captured_at=m.captured_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f UTC"),
+            status=m.status,
+            title=m.text.title if m.text else "",
+            record_type=m.warc.record_type,
+            payload_sha256=m.payload_sha256,
+            warc_path=plan.warc_of(m).path,
+            warc_sha256=m.warc.sha256,
+            manifest_path=f"evidence/manifest-{m.capture_id}.json",
+            manifest_sha256=manifest_sha[m.capture_id],
+            custody=note,
+            text_sha256=m.text.sha256 if m.text else None,
+            original_warc_path=plan.warc_of(original).path if original else None,
+        )
+
+
+def _write_summary(
+    package: PackageZip,
+    header: SummaryHeader,
+    plan: ExportPlan,
+    manifest_sha: dict[str, str],
+    chains: dict[str, ChainEvidence],
+    sizes: dict[str, int],
+) -> list[str]:
+    """Stream ``evidence/summary.html`` into the package; returns the warnings it found."""
+    warnings: list[str] = []
+    warcs = [
+        SummaryWarc(w.path, w.sha256, sizes[w.path], w.key, w.reason) for w in plan.warcs.values()
+    ]
+    checks = [c.check for c in chains.values()]
+    items = _summary_items(plan, manifest_sha, chains, warnings)
+    with package.entry("evidence/summary.html", stored=False) as entry:
+        for chunk in summary_chunks(header, items, len(plan.selected), warcs, checks):
+            entry.write(chunk.encode("utf-8"))
+    warnings += [
+        f"custody chain {c.chain} is broken at event {c.check.broken_at}: {c.check.reason}"
+        for c in chains.values()
+        if not c.check.intact
+    ]
+    return warnings
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(CHUNK_SIZE):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def export_wacz(
+    store: ObjectStore,
+    manifests: Sequence[CaptureManifest],
+    out_path: Path,
+    *,
+    title: str,
+    description: str = "",
+    actor: str | None = None,
+) -> ExportResult:
+    """Write a WACZ package of the captures to ``out_path`` and record the export in custody.
+
+    ``actor`` names who made the export (default: the operating-system user at the host).
+    Raises ``ExportError`` when an object is missing or no longer matches its hash, leaving
+    no partial package behind.
+    """
+    if not manifests:
+        raise ValueError("nothing to export: no captures were selected")
+    out_path = Path(out_path)
+    actor = actor or default_actor()
+    now = datetime.now(UTC)
+    created = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    header = SummaryHeader(title, description, created, software_string(), actor)
+    plan = plan_export(store, manifests)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    partial = out_path.with_name(f".{out_path.name}.partial")
+    try:
+        package = PackageZip(partial, now)
+        try:
+            cdxj = _copy_warcs(package, store, plan)
+            sizes = {f.path: f.size for f in package.files}
+            with package.entry("indexes/index.cdxj", stored=False) as entry:
+                cdxj.write_sorted(entry)
+            package.add_bytes("pages/pages.jsonl", pages_jsonl(title, plan.selected))
+            manifest_sha, chains = _write_evidence(package, store, plan, created)
+            warnings = _write_summary(package, header, plan, manifest_sha, chains, sizes)
+            datapackage = datapackage_json(
+                package.files,
+                title=title,
+                description=description,
+                created=created,
+                software=header.software,
+            )
+            datapackage_sha = package.add_bytes("datapackage.json", datapackage).sha256
+            package.add_bytes("datapackage-digest.json", digest_json(datapackage))
+        finally:
+            package.close()
+        sha256, size = _file_sha256(partial), partial.stat().st_size
+        os.replace(partial, out_path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    events = _record_export(store, plan, manifest_sha, actor, out_path.name, title, sha256, size)
+    return ExportResult(
+        path=out_path,
+        sha256=sha256,
+        size=size,
+        captures=tuple(m.capture_id for m in plan.selected),
+        files=tuple(package.files),
+        datapackage_sha256=datapackage_sha,
+        warnings=tuple(warnings),
+        custody_events=events,
+    )
+
+
+def _record_export(
+    store: ObjectStore,
+    plan: ExportPlan,
+    manifest_sha: dict[str, str],
+    actor: str,
+    filename: str,
+    title: str,
+    sha256: str,
+    size: int,
+) -> tuple[tuple[str, int], ...]:
+    """Append an ``exported`` event to each source chain the package draws on."""
+    appended = []
+    for chain in sorted({m.source_id for m in plan.selected}):
+        captures = [
+            [m.capture_id, manifest_sha[m.capture_id]]
+            for m in plan.selected
+            if m.source_id == chain
+        ]
+        details = {
+            "filename": filename,
+            "title": title,
+            "sha256": sha256,
+            "bytes": size,
+            "format": f"WACZ {WACZ_VERSION}",
+            "captures": captures,
+            "warcs": [w.key for w in plan.warcs.values()],
+        }
+        event = CustodyEvent(f"exported:{sha256}", "exported", f"sha256:{sha256}", details)
+        for stored in CustodyLog(store, chain, actor=actor).append([event]):
+            appended.append((chain, int(stored["seq"])))
+    return tuple(appended)
