@@ -328,6 +328,103 @@ def audit(as_json: bool, since_last: bool, sample: float | None, workers: int) -
     sys.exit(0 if report.intact else EXIT_FAILED)
 
 
+@main.command("export")
+@click.option("--capture", "capture_ids", multiple=True, help="A capture id (repeatable).")
+@click.option("--source", "source_id", default=None, help="Captures of this source.")
+@click.option("--since", default=None, help="Captured on or after this date (ISO).")
+@click.option("--until", default=None, help="Captured on or before this date (ISO).")
+@click.option("--query", default=None, help="Captures whose text matches this search.")
+@click.option(
+    "--limit",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(1, 100000),
+    help="Most captures a --query selects.",
+)
+@click.option("--title", default=None, help="Package title (default: describes the selection).")
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The .wacz file to write.",
+)
+def export(
+    capture_ids: tuple[str, ...],
+    source_id: str | None,
+    since: str | None,
+    until: str | None,
+    query: str | None,
+    limit: int,
+    title: str | None,
+    out_path: Path,
+) -> None:
+    """Write a court-ready WACZ package of chosen captures, with every file's SHA-256.
+
+    The package holds the original WARC files, an index, the manifests, the custody events
+    and a human-readable summary; it passes `wacz validate`. The export is recorded in each
+    source's custody chain; with TSAs configured, the package digest is timestamped too
+    (tokens beside the package as <file>.<tsa>.tsr).
+    """
+    from archive.export import ExportError, UnknownCaptureError, export_wacz, select_captures
+    from archive.timestamps import TimestampError, stamp_digest
+
+    settings = _settings()
+    store = settings.open_store()
+    index = settings.open_index() if query else None
+    try:
+        manifests = select_captures(
+            store,
+            capture_ids=capture_ids,
+            source=source_id,
+            since=_date(since),
+            until=_date(until, end_of_day=True),
+            query=query,
+            index=index,
+            limit=limit,
+        )
+    except (UnknownCaptureError, ValueError) as err:
+        err_console.print(f"[red]error:[/] {err}", highlight=False)
+        sys.exit(EXIT_USAGE)
+    finally:
+        if index is not None:
+            index.close()
+    if not manifests:
+        err_console.print("[red]error:[/] no capture matches the selection")
+        sys.exit(EXIT_USAGE)
+    described = title or "osint-archive export: " + ", ".join(
+        part
+        for part in (
+            f"{len(manifests)} captures",
+            f"source {source_id}" if source_id else "",
+            f"query {query!r}" if query else "",
+        )
+        if part
+    )
+    try:
+        result = export_wacz(store, manifests, out_path, title=described)
+    except ExportError as err:  # damaged evidence is never packaged; no partial file is left
+        err_console.print(f"[red]error:[/] {err}", highlight=False)
+        sys.exit(EXIT_FAILED)
+    click.echo(
+        f"{result.path}  sha256:{result.sha256}  {human_bytes(result.size)}  "
+        f"{len(result.captures)} captures, {len(result.files)} files"
+    )
+    tsas = settings.timestamps.authorities
+    if tsas:
+        try:
+            tokens = stamp_digest(bytes.fromhex(result.sha256), tsas)
+        except TimestampError as err:
+            err_console.print(f"[yellow]warning:[/] package not timestamped: {err}")
+        else:
+            for name, token in tokens.items():
+                out_path.with_name(f"{out_path.name}.{name}.tsr").write_bytes(token)
+            click.echo(f"timestamped by {', '.join(tokens)}")
+    for warning in result.warnings:
+        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    sys.exit(EXIT_FAILED if result.warnings else 0)
+
+
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo.yaml"
 DEMO_QUERIES = ("задержали", "Мінску", "trial")
 

@@ -1,0 +1,97 @@
+"""`osint-archive export`: selections, a package that validates, clear errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from archive.local_store import LocalStore
+from osint_archive.demo_site import DemoSite
+
+BIN = Path(sys.executable).parent
+
+
+def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OSINT_ARCHIVE_")}
+    env.update(OSINT_ARCHIVE_HOME=str(home), OSINT_ARCHIVE_ALLOW_PRIVATE_NETWORKS="1")
+    return subprocess.run(
+        [str(BIN / "osint-archive"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("export-cli")
+    with DemoSite() as site:
+        config = tmp / "s.yaml"
+        config.write_text(
+            f"sources:\n  - id: demo-news\n    kind: web\n    url: {site.base_url}\n"
+            "    schedule: null\n    delay_seconds: 0\n    max_depth: 2\n"
+        )
+        assert cli(tmp, "run", "--config", str(config)).returncode == 0
+    return tmp
+
+
+def validate(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "wacz"), "validate", "--file", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_export_by_query_validates_and_holds_the_page(home: Path, tmp_path: Path) -> None:
+    out = tmp_path / "query.wacz"
+    done = cli(home, "export", "--query", "задержали", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "sha256:" in done.stdout
+    check = validate(out)
+    assert check.returncode == 0, check.stdout + check.stderr
+    with zipfile.ZipFile(out) as package:
+        pages = package.read("pages/pages.jsonl").decode()
+        assert "ru-minsk-arrests.html" in pages
+        assert "evidence/summary.html" in package.namelist()
+
+
+def test_export_of_a_source_lists_every_capture(home: Path, tmp_path: Path) -> None:
+    out = tmp_path / "all.wacz"
+    done = cli(home, "export", "--source", "demo-news", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "9 captures" in done.stdout
+    assert validate(out).returncode == 0
+
+
+def test_unknown_capture_and_empty_selection_are_clear_errors(home: Path, tmp_path: Path) -> None:
+    done = cli(home, "export", "--capture", "no-such-capture", "--out", str(tmp_path / "x.wacz"))
+    assert done.returncode == 2
+    assert "no-such-capture" in done.stderr
+    assert "Traceback" not in done.stderr
+    done = cli(home, "export", "--source", "nobody", "--out", str(tmp_path / "y.wacz"))
+    assert done.returncode == 2
+    assert not (tmp_path / "y.wacz").exists()
+
+
+def test_damaged_evidence_is_not_packaged(home: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "home"
+    subprocess.run(["cp", "-a", str(home), str(copy)], check=True)
+    store = LocalStore(copy / "archive")
+    key = next(iter(store.list_keys("objects/")))
+    path = store.root / key
+    path.chmod(0o644)
+    path.write_bytes(path.read_bytes() + b"tampered")
+    out = tmp_path / "damaged.wacz"
+    done = cli(copy, "export", "--source", "demo-news", "--out", str(out))
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and "audit" in done.stderr
+    assert not out.exists()
