@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,21 +10,7 @@ import pytest
 from archive.custody import CustodyLog
 from archive.local_store import LocalStore
 from osint_archive.demo_site import DemoSite
-
-BIN = Path(sys.executable).parent
-
-
-def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OSINT_ARCHIVE_")}
-    env.update(OSINT_ARCHIVE_HOME=str(home), OSINT_ARCHIVE_ALLOW_PRIVATE_NETWORKS="1")
-    return subprocess.run(
-        [str(BIN / "osint-archive"), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+from tests.cli_runs import run_cli as cli
 
 
 @pytest.fixture

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from archive.local_store import LocalStore
 from archive.manifest import iter_manifest_keys
 from archive.timestamps import verify_record_timestamps
 from osint_archive.demo_site import DemoSite
+from tests.cli_runs import run_cli, write_web_source
 from tests.tsa_server import (  # noqa: F401 - the fixtures are requested by name
     LocalTsa,
     TsaPki,
@@ -19,45 +17,19 @@ from tests.tsa_server import (  # noqa: F401 - the fixtures are requested by nam
     untrusted_pki_fixture,
 )
 
-BIN = Path(sys.executable).parent
-
-
-def run(home: Path, config: Path, extra_env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OSINT_ARCHIVE_")}
-    env.update(OSINT_ARCHIVE_HOME=str(home), OSINT_ARCHIVE_ALLOW_PRIVATE_NETWORKS="1", **extra_env)
-    return subprocess.run(
-        [str(BIN / "osint-archive"), "run", "--config", str(config)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def write_config(path: Path, url: str) -> Path:
-    path.write_text(
-        f"sources:\n  - id: stamped\n    kind: web\n    url: {url}\n    schedule: null\n"
-        "    delay_seconds: 0\n    max_depth: 2\n",
-        encoding="utf-8",
-    )
-    return path
-
 
 def test_every_manifest_is_timestamped_and_verifies(
     tmp_path: Path, tsa: LocalTsa, tsa_pki: TsaPki
 ) -> None:
     roots = tmp_path / "roots.pem"
     roots.write_bytes(tsa_pki.root_pem)
+    tsa_env = {
+        "OSINT_ARCHIVE_TSA_URLS": f"local={tsa.url}",
+        "OSINT_ARCHIVE_TSA_CA_FILE": str(roots),
+    }
     with DemoSite() as site:
-        done = run(
-            tmp_path,
-            write_config(tmp_path / "s.yaml", site.base_url),
-            {
-                "OSINT_ARCHIVE_TSA_URLS": f"local={tsa.url}",
-                "OSINT_ARCHIVE_TSA_CA_FILE": str(roots),
-            },
-        )
+        config = write_web_source(tmp_path / "s.yaml", site.base_url, "stamped")
+        done = run_cli(tmp_path, "run", "--config", str(config), env=tsa_env)
     assert done.returncode == 0, done.stderr
     store = LocalStore(tmp_path / "archive")
     keys = iter_manifest_keys(store)
@@ -65,16 +37,44 @@ def test_every_manifest_is_timestamped_and_verifies(
     for key in keys:
         checks = verify_record_timestamps(store, key, tsa_pki.root_pem)
         assert [c.ok for c in checks] == [True], (key, checks)
+    audited = run_cli(tmp_path, "audit", "--json", env=tsa_env)
+    assert audited.returncode == 0, audited.stdout + audited.stderr
+    assert '"timestamps_verified": 9' in audited.stdout
 
 
 def test_a_failing_tsa_is_reported_and_the_capture_kept(tmp_path: Path, tsa: LocalTsa) -> None:
     tsa.mode = "reject"
     with DemoSite() as site:
-        done = run(
+        config = write_web_source(tmp_path / "s.yaml", site.base_url, "stamped")
+        done = run_cli(
             tmp_path,
-            write_config(tmp_path / "s.yaml", site.base_url),
-            {"OSINT_ARCHIVE_TSA_URLS": f"local={tsa.url}"},
+            "run",
+            "--config",
+            str(config),
+            env={"OSINT_ARCHIVE_TSA_URLS": f"local={tsa.url}"},
         )
     assert done.returncode == 0, done.stderr
     assert "not timestamped" in done.stderr
     assert len(iter_manifest_keys(LocalStore(tmp_path / "archive"))) == 9
+
+
+def test_an_edited_manifest_fails_its_timestamp_in_the_audit(
+    tmp_path: Path, tsa: LocalTsa, tsa_pki: TsaPki
+) -> None:
+    with DemoSite() as site:
+        config = write_web_source(tmp_path / "s.yaml", site.base_url, "stamped")
+        run_cli(
+            tmp_path,
+            "run",
+            "--config",
+            str(config),
+            env={"OSINT_ARCHIVE_TSA_URLS": f"local={tsa.url}"},
+        )
+    store = LocalStore(tmp_path / "archive")
+    key = iter_manifest_keys(store)[0]
+    path = store.root / key
+    path.chmod(0o644)
+    path.write_bytes(path.read_bytes().replace(b'"status":200', b'"status":404'))
+    audited = run_cli(tmp_path, "audit")
+    assert audited.returncode == 1
+    assert f"timestamp_invalid: {key}." in audited.stdout
