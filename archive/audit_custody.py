@@ -82,6 +82,8 @@ def check_custody(
     """Verify every chain end to end and index what its events record; (index, chains)."""
     index = RecordIndex()
     chains = custody_chains(store)
+    for stray in (k for k in store.list_keys("custody/") if k.count("/") != 2):
+        findings.append(Finding("custody_broken", stray, "a file outside every custody chain"))
 
     def verify(chain: str) -> ChainCheck:
         return CustodyLog(store, chain).verify()

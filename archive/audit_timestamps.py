@@ -7,6 +7,7 @@ import hashlib
 from collections import defaultdict
 
 from archive.audit_report import AuditTotals, Finding
+from archive.custody import CustodyLog, custody_chains
 from archive.store import ObjectNotFoundError, ObjectStore
 from archive.timestamps import TSR_SUFFIX, CheckOutcome, verify_timestamp
 
@@ -20,14 +21,37 @@ def tokens_by_record(store: ObjectStore) -> dict[str, list[str]]:
     return grouped
 
 
+def listed_tokens(store: ObjectStore) -> dict[str, str]:
+    """Token keys that ``timestamped`` custody events recorded, with the chain listing them."""
+    listed: dict[str, str] = {}
+    for chain in custody_chains(store):
+        for event in CustodyLog(store, chain).events():
+            if isinstance(event, dict) and event.get("type") == "timestamped":
+                listed.update(dict.fromkeys(event.get("details", {}).get("tokens", []), chain))
+    return listed
+
+
 def check_timestamps(
     store: ObjectStore,
     trusted_roots_pem: bytes | None,
     totals: AuditTotals,
     findings: list[Finding],
 ) -> None:
-    """Verify every stored token against the current bytes of the record it stamps."""
-    for record_key, token_keys in sorted(tokens_by_record(store).items()):
+    """Verify every stored token against the current bytes of the record it stamps, and that
+    every token custody recorded is still stored."""
+    stored = tokens_by_record(store)
+    present = {key for keys in stored.values() for key in keys}
+    for token_key, chain in sorted(listed_tokens(store).items()):
+        if token_key not in present:
+            findings.append(
+                Finding(
+                    "missing",
+                    token_key,
+                    "timestamp token recorded in custody is not stored",
+                    chain=chain,
+                )
+            )
+    for record_key, token_keys in sorted(stored.items()):
         try:
             digest = hashlib.sha256(store.read_bytes(record_key)).digest()
         except ObjectNotFoundError:

@@ -300,10 +300,12 @@ class CaptureWriter:
         self.custody.append(events)
         for item, manifest in zip(pending, manifests, strict=True):
             self._save_state(item, manifest)
-        if self.on_committed is not None:
-            self.on_committed(manifests, texts)
-        for item in pending:
-            item.page.result.close()
+        try:
+            if self.on_committed is not None:
+                self.on_committed(manifests, texts)
+        finally:
+            for item in pending:
+                item.page.result.close()
 
     def _manifest(
         self, item: _Pending, warc_key: str, warc_sha: str, warc_name: str

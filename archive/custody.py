@@ -141,12 +141,15 @@ class CustodyLog:
     def verify(self) -> ChainCheck:
         """Check every event's hash, sequence and link to its predecessor."""
         prev, count = GENESIS_HASH, 0
+        recorded, recorded_hash = self._head_hint()
         keys = list(self.store.list_keys(f"custody/{self.chain}/"))
         for position, key in enumerate(keys, start=1):
             try:
                 event = json.loads(self.store.read_bytes(key))
             except ValueError:
                 return ChainCheck(self.chain, count, False, position, f"{key} is not JSON")
+            if not isinstance(event, dict):
+                return ChainCheck(self.chain, count, False, position, f"{key} is not an event")
             if key != self._key(position) or event.get("seq") != position:
                 return ChainCheck(self.chain, count, False, position, f"sequence gap at {key}")
             if event_hash(event) != event.get("hash"):
@@ -160,9 +163,19 @@ class CustodyLog:
                     f"{key} does not follow event {position - 1}",
                 )
             prev, count = event["hash"], count + 1
+            if position == recorded and prev != recorded_hash:
+                # The newest event rewritten with a recomputed hash still chains; the head
+                # recorded at append time does not match it.
+                return ChainCheck(
+                    self.chain,
+                    count - 1,
+                    False,
+                    position,
+                    f"{key} differs from the event recorded as the chain's head",
+                )
         # Removing the newest events leaves an intact chain; the recorded head still shows
-        # how far it reached (a mutable hint: it catches loss, not a forger who edits state/).
-        recorded, _ = self._head_hint()
+        # how far it reached. Both checks rest on a mutable hint: they catch loss and edits,
+        # not a forger who also rewrites state/ (an outside anchor, a timestamp, does that).
         if recorded > count:
             return ChainCheck(
                 self.chain,
@@ -176,4 +189,4 @@ class CustodyLog:
 
 def custody_chains(store: ObjectStore) -> list[str]:
     """Names of all custody chains in the store."""
-    return sorted({key.split("/")[1] for key in store.list_keys("custody/")})
+    return sorted({key.split("/")[1] for key in store.list_keys("custody/") if key.count("/") == 2})

@@ -22,6 +22,7 @@ Libraries, and why:
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import re
 import secrets
@@ -267,6 +268,8 @@ def _post_query(url: str, query: bytes, timeout: float) -> bytes:
     except (urllib.error.URLError, OSError) as err:
         reason = err.reason if isinstance(err, urllib.error.URLError) else err
         raise TimestampError(url, f"request failed: {reason}") from err
+    except (http.client.HTTPException, ValueError) as err:  # a server that does not speak HTTP
+        raise TimestampError(url, f"request failed: {type(err).__name__}: {err}") from err
     if len(body) > MAX_RESPONSE_BYTES:
         raise TimestampError(url, f"response larger than {MAX_RESPONSE_BYTES} bytes")
     return body

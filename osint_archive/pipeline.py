@@ -28,7 +28,7 @@ from archive.capture_writer import (
 from archive.custody import CustodyEvent, CustodyLog
 from archive.manifest import CaptureManifest, iter_manifest_keys, read_manifest
 from archive.store import ObjectNotFoundError, ObjectStore
-from archive.timestamps import TimestampAuthority, TimestampError, stamp_record
+from archive.timestamps import TimestampAuthority, TimestampError, stamp_record, token_keys_for
 from collectors.http_fetch import FetchLimits, HttpFetcher
 from collectors.politeness import HostGates
 from collectors.web import CaptureFailure, CrawlReport, WebCrawler
@@ -103,13 +103,16 @@ def _run_links(store: ObjectStore, source_id: str, run_id: str) -> dict[str, lis
     return links
 
 
-def _stamp(store: ObjectStore, key: str, tsas: Sequence[TimestampAuthority]) -> str:
-    """Timestamp one stored record; the failure reason, or "" when every TSA answered."""
+def _stamp(
+    store: ObjectStore, key: str, tsas: Sequence[TimestampAuthority]
+) -> tuple[list[str], str]:
+    """Timestamp one stored record: the token keys stored, and why any TSA failed ("")."""
     try:
-        stamp_record(store, key, tsas)
+        return stamp_record(store, key, tsas), ""
     except TimestampError as err:
-        return str(err)
-    return ""
+        return token_keys_for(store, key), str(err)
+    except Exception as err:  # no TSA answer, however malformed, may cost the capture
+        return token_keys_for(store, key), f"{type(err).__name__}: {err}"
 
 
 def _read_text(store: ObjectStore, manifest: CaptureManifest) -> str:
@@ -149,11 +152,24 @@ class SourceRunner:
         tsas = self.settings.timestamps.authorities
         if not tsas:
             return
-        # A TSA outage must not cost the capture: the manifest is stored either way, the gap
-        # is reported, and `audit` lists manifests without a token.
+        # A TSA outage must not cost the capture: the manifest is stored either way and the
+        # gap reported. The tokens obtained are listed in a custody event, so deleting one
+        # later is found by `audit` like any other missing evidence.
         with ThreadPoolExecutor(max_workers=8) as pool:
-            results = pool.map(lambda m: _stamp(self.store, m.key, tsas), manifests)
-            failed = [reason for reason in results if reason]
+            results = list(pool.map(lambda m: _stamp(self.store, m.key, tsas), manifests))
+        failed = [reason for _, reason in results if reason]
+        tokens = sorted(key for keys, _ in results for key in keys)
+        if tokens:
+            CustodyLog(self.store, source.id).append(
+                [
+                    CustodyEvent(
+                        f"timestamped:{manifests[0].warc.sha256}",
+                        "timestamped",
+                        manifests[0].warc.key,
+                        {"tokens": tokens},
+                    )
+                ]
+            )
         if failed:
             outcome.notes.append(f"{len(failed)} manifest(s) not timestamped: {failed[0]}")
 

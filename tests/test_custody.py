@@ -217,3 +217,25 @@ def test_concurrent_appends_make_one_intact_chain(
     for name in ("alpha", "beta"):
         mine = [int(i.split(":")[1]) for i in ids if i.startswith(name)]
         assert mine == sorted(mine)
+
+
+def test_newest_event_rewritten_with_a_recomputed_hash_is_detected(store: LocalStore) -> None:
+    from archive.custody import event_hash
+
+    log = CustodyLog(store, SOURCE)
+    last = log.head()[0]
+    path = event_path(store, last)
+    event = json.loads(path.read_bytes())
+    event["details"]["forged"] = True
+    event["hash"] = event_hash(event)
+    rewrite(path, json.dumps(event, sort_keys=True).encode())
+    check = log.verify()
+    assert not check.intact
+    assert check.broken_at == last
+    assert "head" in check.reason
+
+
+def test_an_event_that_is_not_an_object_is_detected(store: LocalStore) -> None:
+    rewrite(event_path(store, 3), b"[1, 2, 3]")
+    check = CustodyLog(store, SOURCE).verify()
+    assert (check.intact, check.broken_at) == (False, 3)

@@ -78,3 +78,56 @@ def test_an_edited_manifest_fails_its_timestamp_in_the_audit(
     audited = run_cli(tmp_path, "audit")
     assert audited.returncode == 1
     assert f"timestamp_invalid: {key}." in audited.stdout
+
+
+def test_a_deleted_token_is_missing_in_the_audit(tmp_path: Path, tsa: LocalTsa) -> None:
+    with DemoSite() as site:
+        config = write_web_source(tmp_path / "s.yaml", site.base_url, "stamped")
+        run_cli(
+            tmp_path,
+            "run",
+            "--config",
+            str(config),
+            env={"OSINT_ARCHIVE_TSA_URLS": f"local={tsa.url}"},
+        )
+    assert run_cli(tmp_path, "audit").returncode == 0
+    store = LocalStore(tmp_path / "archive")
+    token = next(k for k in store.list_keys("captures/") if k.endswith(".tsr"))
+    (store.root / token).unlink()
+    audited = run_cli(tmp_path, "audit")
+    assert audited.returncode == 1
+    assert f"missing: {token}" in audited.stdout
+
+
+def test_a_tsa_that_does_not_speak_http_is_reported_not_fatal(tmp_path: Path) -> None:
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def babble() -> None:
+        for _ in range(20):
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            with connection:
+                connection.recv(65536)
+                connection.sendall(b"this is not HTTP\r\n\r\n")
+
+    threading.Thread(target=babble, daemon=True).start()
+    try:
+        with DemoSite() as site:
+            config = write_web_source(tmp_path / "s.yaml", site.base_url, "stamped")
+            done = run_cli(
+                tmp_path,
+                "run",
+                "--config",
+                str(config),
+                env={"OSINT_ARCHIVE_TSA_URLS": f"http://127.0.0.1:{port}/tsr"},
+            )
+    finally:
+        listener.close()
+    assert done.returncode == 0, done.stderr
+    assert "not timestamped" in done.stderr
