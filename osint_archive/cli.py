@@ -278,12 +278,17 @@ def audit(as_json: bool, since_last: bool, sample: float | None, workers: int) -
     from archive.custody import CustodyLog
 
     settings = _settings()
+    archive_root = settings.home / "archive"
+    if settings.store_backend == "local" and not archive_root.is_dir():
+        # An unmounted volume or a mistyped home must not audit as an empty, intact archive.
+        err_console.print(f"[red]error:[/] no archive at {archive_root} (OSINT_ARCHIVE_HOME)")
+        sys.exit(EXIT_USAGE)
     store = settings.open_store()
     since = None
     if since_last:
         try:
             since = datetime.fromisoformat(json.loads(store.read_bytes(LAST_AUDIT_STATE))["at"])
-        except (KeyError, ValueError, ObjectNotFoundError):
+        except (KeyError, TypeError, ValueError, ObjectNotFoundError):
             err_console.print("no earlier audit recorded: auditing everything")
     with Progress(
         TextColumn("audit"),
@@ -302,11 +307,6 @@ def audit(as_json: bool, since_last: bool, sample: float | None, workers: int) -
             on_progress=lambda done, total: progress.update(task, completed=done, total=total),
             timestamp_roots=settings.timestamps.trusted_roots_pem(),
         )
-    CustodyLog(store, AUDIT_CHAIN).append([audit_custody_event(report)])
-    if report.intact:
-        store.put_state(
-            LAST_AUDIT_STATE, json.dumps({"at": report.started_at.isoformat()}).encode()
-        )
     if as_json:
         click.echo(report.to_json())
     else:
@@ -320,11 +320,27 @@ def audit(as_json: bool, since_last: bool, sample: float | None, workers: int) -
         )
         for finding in report.findings:
             click.echo(f"{finding.kind}: {finding.key}: {finding.detail}")
+        if totals.timestamps_unchecked:
+            err_console.print(
+                f"[yellow]{totals.timestamps_unchecked} timestamp token(s) match their records "
+                "but were not verified: set OSINT_ARCHIVE_TSA_CA_FILE to the TSAs' roots[/]"
+            )
         err_console.print(
             "[green]intact[/]"
             if report.intact
             else f"[red]{len(report.failures)} problem(s) found[/]"
         )
+    # Recorded after the report is out, so a read-only store cannot swallow the verdict.
+    try:
+        CustodyLog(store, AUDIT_CHAIN).append([audit_custody_event(report)])
+        # Only an audit that re-hashed everything it could marks the point --since-last
+        # starts from; a sample leaves objects unread.
+        if report.intact and report.mode in ("full", "since"):
+            store.put_state(
+                LAST_AUDIT_STATE, json.dumps({"at": report.started_at.isoformat()}).encode()
+            )
+    except (OSError, ValueError) as err:
+        err_console.print(f"[yellow]warning:[/] the audit could not be recorded: {err}")
     sys.exit(0 if report.intact else EXIT_FAILED)
 
 
@@ -406,6 +422,9 @@ def export(
     except ExportError as err:  # damaged evidence is never packaged; no partial file is left
         err_console.print(f"[red]error:[/] {err}", highlight=False)
         sys.exit(EXIT_FAILED)
+    except OSError as err:
+        err_console.print(f"[red]error:[/] cannot write {out_path}: {err}", highlight=False)
+        sys.exit(EXIT_USAGE)
     click.echo(
         f"{result.path}  sha256:{result.sha256}  {human_bytes(result.size)}  "
         f"{len(result.captures)} captures, {len(result.files)} files"

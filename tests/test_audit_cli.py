@@ -62,3 +62,17 @@ def test_sampling_is_reported(home: Path) -> None:
     report = json.loads(cli(home, "audit", "--json", "--sample", "0.5").stdout)
     assert report["mode"] == "sample" and report["sample"] == 0.5
     assert report["seed"] is not None
+
+
+def test_a_missing_archive_is_an_error_not_an_intact_audit(tmp_path: Path) -> None:
+    done = cli(tmp_path / "unmounted", "audit")
+    assert done.returncode == 2
+    assert "no archive" in done.stderr
+    assert not (tmp_path / "unmounted").exists()
+
+
+def test_a_sample_does_not_move_the_since_last_mark(home: Path) -> None:
+    assert cli(home, "audit").returncode == 0
+    mark = (home / "archive" / "state" / "audit" / "last.json").read_bytes()
+    assert cli(home, "audit", "--sample", "0.5").returncode == 0
+    assert (home / "archive" / "state" / "audit" / "last.json").read_bytes() == mark

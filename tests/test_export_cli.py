@@ -82,3 +82,9 @@ def test_damaged_evidence_is_not_packaged(home: Path, tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "Traceback" not in done.stderr and "audit" in done.stderr
     assert not out.exists()
+
+
+def test_an_unwritable_out_path_is_a_clear_error(home: Path, tmp_path: Path) -> None:
+    done = cli(home, "export", "--source", "demo-news", "--out", str(tmp_path))
+    assert done.returncode == 2
+    assert "cannot write" in done.stderr and "Traceback" not in done.stderr
