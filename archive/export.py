@@ -226,12 +226,14 @@ def export_wacz(
     title: str,
     description: str = "",
     actor: str | None = None,
+    allow_damaged: bool = False,
 ) -> ExportResult:
     """Write a WACZ package of the captures to ``out_path`` and record the export in custody.
 
     ``actor`` names who made the export (default: the operating-system user at the host).
-    Raises ``ExportError`` when an object is missing or no longer matches its hash, leaving
-    no partial package behind.
+    Raises ``ExportError`` when an object is missing or no longer matches its hash, or (unless
+    ``allow_damaged``) when a manifest or custody chain fails its check, leaving no partial
+    package behind.
     """
     if not manifests:
         raise ValueError("nothing to export: no captures were selected")
@@ -253,6 +255,11 @@ def export_wacz(
             package.add_bytes("pages/pages.jsonl", pages_jsonl(title, plan.selected))
             manifest_sha, chains = _write_evidence(package, store, plan, created)
             warnings = _write_summary(package, header, plan, manifest_sha, chains, sizes)
+            if warnings and not allow_damaged:
+                raise ExportError(
+                    f"the evidence does not match its custody record: {warnings[0]} "
+                    "(run `osint-archive audit`; --allow-damaged packages it with the warning)"
+                )
             datapackage = datapackage_json(
                 package.files,
                 title=title,

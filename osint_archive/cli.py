@@ -365,6 +365,12 @@ def audit(as_json: bool, since_last: bool, sample: float | None, workers: int) -
     type=click.Path(path_type=Path),
     help="The .wacz file to write.",
 )
+@click.option(
+    "--allow-damaged",
+    is_flag=True,
+    help="Package captures whose manifest or custody chain fails its check, with the failure "
+    "stated in the summary (exit 1).",
+)
 def export(
     capture_ids: tuple[str, ...],
     source_id: str | None,
@@ -374,6 +380,7 @@ def export(
     limit: int,
     title: str | None,
     out_path: Path,
+    allow_damaged: bool,
 ) -> None:
     """Write a court-ready WACZ package of chosen captures, with every file's SHA-256.
 
@@ -418,7 +425,9 @@ def export(
         if part
     )
     try:
-        result = export_wacz(store, manifests, out_path, title=described)
+        result = export_wacz(
+            store, manifests, out_path, title=described, allow_damaged=allow_damaged
+        )
     except ExportError as err:  # damaged evidence is never packaged; no partial file is left
         err_console.print(f"[red]error:[/] {err}", highlight=False)
         sys.exit(EXIT_FAILED)

@@ -88,3 +88,22 @@ def test_an_unwritable_out_path_is_a_clear_error(home: Path, tmp_path: Path) -> 
     done = cli(home, "export", "--source", "demo-news", "--out", str(tmp_path))
     assert done.returncode == 2
     assert "cannot write" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_manifest_that_fails_its_custody_check_is_not_packaged(
+    home: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "home"
+    subprocess.run(["cp", "-a", str(home), str(copy)], check=True)
+    store = LocalStore(copy / "archive")
+    key = next(k for k in store.list_keys("captures/") if k.endswith(".json"))
+    path = store.root / key
+    path.chmod(0o644)
+    path.write_bytes(path.read_bytes().replace(b'"status":200', b'"status":201'))
+    out = tmp_path / "edited.wacz"
+    refused = cli(copy, "export", "--source", "demo-news", "--out", str(out))
+    assert refused.returncode == 1
+    assert "custody" in refused.stderr and not out.exists()
+    allowed = cli(copy, "export", "--source", "demo-news", "--out", str(out), "--allow-damaged")
+    assert allowed.returncode == 1
+    assert out.exists() and "warning" in allowed.stderr
