@@ -50,7 +50,8 @@ class WarcLocation(Record):
 
     key: str
     sha256: str
-    filename: str
+    # A plain file name: it becomes a path inside exported packages.
+    filename: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     record_type: Literal["response", "revisit"]
     response_record_id: str
     request_record_id: str

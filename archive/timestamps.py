@@ -2,8 +2,10 @@
 
 A timestamp authority (TSA) signs the SHA-256 of what we hand it together with its clock.
 Capture manifests are stamped once stored (the token goes beside the record, as an immutable
-record ``<record key>.<tsa name>.tsr``) and exports have their digest stamped (the exporter puts
-the tokens into the package). ``audit`` re-verifies the tokens.
+record ``<record key>.<tsa name>.tsr``, listed in a ``timestamped`` custody event); an export
+has the SHA-256 of its ``.wacz`` file stamped, the tokens written beside the package as
+``<file>.<tsa name>.tsr`` (a package cannot contain a proof of its own hash). ``audit``
+re-verifies the stored tokens and finds listed ones that went missing.
 
 A token is stored and returned as the DER **TimeStampResp** (status plus TimeStampToken), the
 form ``openssl ts -reply -in F`` and ``openssl ts -verify -in F`` read and the one
@@ -15,7 +17,7 @@ Libraries, and why:
   verifies them: CMS signature over the TSTInfo with OpenSSL, the signer certificate chained to
   the configured roots at the token's own time, the critical ``timeStamping`` EKU, the imprint.
   It works offline. Its request builder only hashes data itself, while callers here hold a
-  digest (an export's ``datapackage-digest.json``), so
+  digest (an export's package hash), so
 * ``asn1crypto`` encodes the TimeStampReq from a precomputed SHA-256 digest.
 """
 

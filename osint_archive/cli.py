@@ -428,7 +428,7 @@ def export(
         result = export_wacz(
             store, manifests, out_path, title=described, allow_damaged=allow_damaged
         )
-    except ExportError as err:  # damaged evidence is never packaged; no partial file is left
+    except (ExportError, ValueError) as err:  # damaged or malformed evidence is never packaged
         err_console.print(f"[red]error:[/] {err}", highlight=False)
         sys.exit(EXIT_FAILED)
     except OSError as err:
