@@ -504,6 +504,14 @@ def demo(port: int) -> None:
                 )
     finally:
         index.close()
+    console.rule("Next")
+    console.print(
+        '  .venv/bin/osint-archive search "задержали" --json\n'
+        "  .venv/bin/osint-archive audit\n"
+        "  .venv/bin/osint-archive export --source demo-news --out demo.wacz",
+        highlight=False,
+        markup=False,
+    )
     ok = all(o.ok for o in (*first, *second))
     sys.exit(0 if ok else EXIT_FAILED)
 
