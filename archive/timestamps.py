@@ -23,6 +23,7 @@ Libraries, and why:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import http.client
 import os
@@ -225,14 +226,16 @@ def _name_from_url(url: str) -> str:
     return name
 
 
-def _load_roots(pem: bytes) -> list[x509.Certificate]:
+@functools.lru_cache(maxsize=8)
+def _load_roots(pem: bytes) -> tuple[x509.Certificate, ...]:
+    """Parsed roots, cached: an audit verifies every token against the same few roots."""
     try:
         roots = x509.load_pem_x509_certificates(pem)
     except ValueError as err:
         raise ValueError(f"not a PEM file of certificates ({err})") from err
     if not roots:
         raise ValueError("no certificates in the PEM data")
-    return roots
+    return tuple(roots)
 
 
 def _check_digest(digest_sha256: bytes) -> None:
