@@ -411,37 +411,9 @@ class CaptureWriter:
         )
 
     def _save_state(self, item: _Pending, manifest: CaptureManifest) -> None:
-        final = item.page.result.final
-        if final.truncated is not None:
-            return  # a partial body is no reference for later revisits
-        if manifest.warc.record_type == "revisit" and item.previous is not None:
-            original = item.previous.original
-        else:
-            original = StoredResponse(
-                uri=final.url,
-                warc_date=warc_date(final.fetched_at),
-                record_id=manifest.warc.response_record_id,
-                warc_key=manifest.warc.key,
-                payload_sha256=final.payload_sha256,
-                status=final.status,
-                offset=manifest.warc.offset,
-                length=manifest.warc.length,
-            )
-        last_text = item.text_sha256
-        if last_text is None and item.previous is not None:
-            last_text = item.previous.last_text_sha256
-        save_url_state(
-            self.store,
-            self.run.source_id,
-            UrlState(
-                url=final.url,
-                original=original,
-                last_capture_id=manifest.capture_id,
-                last_manifest_key=manifest.key,
-                last_captured_at=manifest.captured_at,
-                last_text_sha256=last_text,
-            ),
-        )
+        state = url_state_after(manifest, item.previous)
+        if state is not None:
+            save_url_state(self.store, self.run.source_id, state)
 
     def abort(self) -> None:
         """Drop the uncommitted segment (used when a run is cancelled)."""
@@ -452,6 +424,42 @@ class CaptureWriter:
             item.page.result.close()
         self._pending = []
         self._pending_ids.clear()
+
+
+def url_state_after(manifest: CaptureManifest, previous: UrlState | None) -> UrlState | None:
+    """The URL's state once ``manifest`` is committed (None: keep the previous state).
+
+    A truncated body is no reference for later revisits; a revisit keeps pointing at the
+    response record that holds the payload.
+    """
+    if manifest.truncated is not None:
+        return None
+    if manifest.warc.record_type == "revisit":
+        if previous is None:
+            return None  # state is a cache: without it the next capture stores a full copy
+        original = previous.original
+    else:
+        original = StoredResponse(
+            uri=manifest.final_url,
+            warc_date=warc_date(manifest.captured_at),
+            record_id=manifest.warc.response_record_id,
+            warc_key=manifest.warc.key,
+            payload_sha256=manifest.payload_sha256,
+            status=manifest.status,
+            offset=manifest.warc.offset,
+            length=manifest.warc.length,
+        )
+    last_text = manifest.text.sha256 if manifest.text is not None else None
+    if last_text is None and previous is not None:
+        last_text = previous.last_text_sha256
+    return UrlState(
+        url=manifest.final_url,
+        original=original,
+        last_capture_id=manifest.capture_id,
+        last_manifest_key=manifest.key,
+        last_captured_at=manifest.captured_at,
+        last_text_sha256=last_text,
+    )
 
 
 def segment_events(

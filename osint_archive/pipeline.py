@@ -24,11 +24,13 @@ from archive.capture_writer import (
     CommitError,
     run_links_prefix,
     segment_events,
+    url_state_after,
 )
 from archive.custody import CustodyEvent, CustodyLog
 from archive.manifest import CaptureManifest, iter_manifest_keys, read_manifest
 from archive.store import ObjectNotFoundError, ObjectStore
 from archive.timestamps import TimestampAuthority, TimestampError, stamp_record, token_keys_for
+from archive.url_state import load_url_state, save_url_state
 from collectors.http_fetch import FetchLimits, HttpFetcher
 from collectors.politeness import HostGates
 from collectors.web import CaptureFailure, CrawlReport, WebCrawler
@@ -149,8 +151,13 @@ class SourceRunner:
     ) -> None:
         """Index a committed segment and, when TSAs are configured, timestamp its manifests."""
         self._index_committed(source, manifests, texts)
+        self._timestamp(source, manifests, outcome)
+
+    def _timestamp(
+        self, source: Source, manifests: list[CaptureManifest], outcome: SourceOutcome
+    ) -> None:
         tsas = self.settings.timestamps.authorities
-        if not tsas:
+        if not tsas or not manifests:
             return
         # A TSA outage must not cost the capture: the manifest is stored either way and the
         # gap reported. The tokens obtained are listed in a custody event, so deleting one
@@ -185,7 +192,7 @@ class SourceRunner:
             self.index.index_documents(documents)
 
     def _recover(
-        self, source: Source, journal: RunJournal, custody: CustodyLog
+        self, source: Source, journal: RunJournal, custody: CustodyLog, outcome: SourceOutcome
     ) -> dict[str, tuple[int, list[str]]]:
         """Restore what a crash may have left undone for committed captures of this run.
 
@@ -211,6 +218,14 @@ class SourceRunner:
         self._index_committed(
             source, manifests, {m.capture_id: _read_text(self.store, m) for m in manifests}
         )
+        for m in sorted(manifests, key=lambda m: m.captured_at):
+            previous = load_url_state(self.store, source.id, m.final_url)
+            if previous is None or previous.last_captured_at < m.captured_at:
+                state = url_state_after(m, previous)
+                if state is not None:
+                    save_url_state(self.store, source.id, state)
+        unstamped = [m for m in manifests if not token_keys_for(self.store, m.key)]
+        self._timestamp(source, unstamped, outcome)
         links = _run_links(self.store, source.id, journal.run_id)
         # Shallowest first, in capture order, as the crawl found them.
         return {
@@ -245,7 +260,7 @@ class SourceRunner:
         now = datetime.now(UTC)
         journal = _load_journal(self.store, source.id)
         if journal is not None and journal.status == "running":
-            already = self._recover(source, journal, custody)
+            already = self._recover(source, journal, custody, outcome)
             age = (now - datetime.fromisoformat(journal.started_at)).total_seconds()
             if age <= source.max_run_seconds:
                 outcome.resumed = True

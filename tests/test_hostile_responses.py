@@ -177,6 +177,14 @@ def test_a_failed_commit_stops_the_run_and_the_next_pass_completes_it(
     found = manifests_by_path(store)
     expected = {"/", "/robots.txt", "/cyrillic", "/base64", *(f"/page{i}" for i in range(6))}
     assert set(found) == expected
+    # Every URL's state points at its capture, those committed before the outage included,
+    # so the next crawl links each page to this capture and writes revisits against it.
+    from archive.url_state import load_url_state
+
+    for manifest in found.values():
+        state = load_url_state(store, "hostile", manifest.final_url)  # type: ignore[attr-defined]
+        assert state is not None
+        assert state.last_capture_id == manifest.capture_id  # type: ignore[attr-defined]
     from archive.custody import CustodyLog
 
     check = CustodyLog(store, "hostile").verify()
