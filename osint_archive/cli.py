@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import sys
 from collections.abc import Sequence
@@ -342,6 +343,53 @@ def audit(as_json: bool, since_last: bool, sample: float | None, workers: int) -
     except (OSError, ValueError) as err:
         err_console.print(f"[yellow]warning:[/] the audit could not be recorded: {err}")
     sys.exit(0 if report.intact else EXIT_FAILED)
+
+
+@main.command("timestamp")
+@click.option("--source", "source_id", default=None, help="Only this source's manifests.")
+def timestamp(source_id: str | None) -> None:
+    """Timestamp every manifest that lacks a token from a configured TSA (after an outage).
+
+    Needs OSINT_ARCHIVE_TSA_URLS. Tokens are stored beside the manifests and listed in a
+    `timestamped` custody event per source. Exit 1 if any TSA still fails.
+    """
+    from archive.custody import CustodyEvent, CustodyLog
+    from archive.manifest import iter_manifest_keys
+    from archive.timestamps import TimestampError, stamp_record, token_key
+
+    settings = _settings()
+    tsas = settings.timestamps.authorities
+    if not tsas:
+        err_console.print("[red]error:[/] no TSA configured: set OSINT_ARCHIVE_TSA_URLS")
+        sys.exit(EXIT_USAGE)
+    store = settings.open_store()
+    by_source: dict[str, list[str]] = {}
+    for key in iter_manifest_keys(store, source_id):
+        if not all(store.exists(token_key(key, tsa.name)) for tsa in tsas):
+            by_source.setdefault(key.split("/")[1], []).append(key)
+    failures = 0
+    for source, keys in sorted(by_source.items()):
+        stamped: list[str] = []
+        for key in keys:
+            try:
+                stamped += stamp_record(store, key, tsas)
+            except TimestampError as err:
+                failures += 1
+                err_console.print(f"{key}: {err}", highlight=False, markup=False)
+        if stamped:
+            CustodyLog(store, source).append(
+                [
+                    CustodyEvent(
+                        f"timestamped:{hashlib.sha256(' '.join(stamped).encode()).hexdigest()}",
+                        "timestamped",
+                        f"{len(keys)} manifests",
+                        {"tokens": sorted(stamped)},
+                    )
+                ]
+            )
+    total = sum(len(keys) for keys in by_source.values())
+    click.echo(f"{total - failures} of {total} manifests without a token are now timestamped")
+    sys.exit(EXIT_FAILED if failures else 0)
 
 
 @main.command("export")

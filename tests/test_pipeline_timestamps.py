@@ -131,3 +131,31 @@ def test_a_tsa_that_does_not_speak_http_is_reported_not_fatal(tmp_path: Path) ->
         listener.close()
     assert done.returncode == 0, done.stderr
     assert "not timestamped" in done.stderr
+
+
+def test_timestamp_command_fills_the_gaps_an_outage_left(tmp_path: Path, tsa: LocalTsa) -> None:
+    tsa_env = {"OSINT_ARCHIVE_TSA_URLS": f"local={tsa.url}"}
+    tsa.mode = "reject"
+    with DemoSite() as site:
+        config = write_web_source(tmp_path / "s.yaml", site.base_url, "stamped")
+        run_cli(tmp_path, "run", "--config", str(config), env=tsa_env)
+    store = LocalStore(tmp_path / "archive")
+    assert not [k for k in store.list_keys("captures/") if k.endswith(".tsr")]
+    still_down = run_cli(tmp_path, "timestamp", env=tsa_env)
+    assert still_down.returncode == 1
+    tsa.mode = "grant"
+    done = run_cli(tmp_path, "timestamp", env=tsa_env)
+    assert done.returncode == 0, done.stderr
+    assert "9 of 9" in done.stdout
+    tokens = [k for k in store.list_keys("captures/") if k.endswith(".tsr")]
+    assert len(tokens) == 9
+    again = run_cli(tmp_path, "timestamp", env=tsa_env)
+    assert "0 of 0" in again.stdout  # idempotent: nothing left to stamp
+    (store.root / tokens[0]).unlink()
+    assert f"missing: {tokens[0]}" in run_cli(tmp_path, "audit").stdout
+
+
+def test_timestamp_command_needs_a_tsa(tmp_path: Path) -> None:
+    done = run_cli(tmp_path, "timestamp")
+    assert done.returncode == 2
+    assert "OSINT_ARCHIVE_TSA_URLS" in done.stderr
