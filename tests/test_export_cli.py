@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from archive.local_store import LocalStore
+from archive.manifest import read_manifest
 from osint_archive.demo_site import DemoSite
 from tests.cli_runs import run_cli as cli
 
@@ -73,7 +74,8 @@ def test_damaged_evidence_is_not_packaged(home: Path, tmp_path: Path) -> None:
     copy = tmp_path / "home"
     subprocess.run(["cp", "-a", str(home), str(copy)], check=True)
     store = LocalStore(copy / "archive")
-    key = next(iter(store.list_keys("objects/")))
+    manifest_key = next(k for k in store.list_keys("captures/") if k.endswith(".json"))
+    key = read_manifest(store, manifest_key).warc.key  # a WARC the export must include
     path = store.root / key
     path.chmod(0o644)
     path.write_bytes(path.read_bytes() + b"tampered")
