@@ -81,7 +81,9 @@ def _copy_warcs(package: PackageZip, store: ObjectStore, plan: ExportPlan) -> Cd
                 try:
                     cdxj.index(reader, warc.path.removeprefix("archive/"))
                 except Exception as err:  # warcio raises several kinds on a damaged WARC
-                    raise ExportError(f"WARC object {warc.key} cannot be read: {err}") from err
+                    raise ExportError(
+                        f"WARC object {warc.key} cannot be read: {err}; run `osint-archive audit`"
+                    ) from err
                 reader.drain()
         except ObjectNotFoundError:
             raise ExportError(f"WARC object {warc.key} is missing from the archive") from None
