@@ -9,7 +9,8 @@ from collections import defaultdict
 from archive.audit_report import AuditTotals, Finding
 from archive.custody import CustodyLog, custody_chains
 from archive.store import ObjectNotFoundError, ObjectStore
-from archive.timestamps import TSR_SUFFIX, CheckOutcome, verify_timestamp
+from archive.timestamp_config import TSR_SUFFIX
+from archive.timestamps import CheckOutcome, verify_timestamp
 
 
 def tokens_by_record(store: ObjectStore) -> dict[str, list[str]]:

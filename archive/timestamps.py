@@ -23,20 +23,17 @@ Libraries, and why:
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import http.client
-import os
 import re
 import secrets
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
-from pathlib import Path
 
 from asn1crypto import tsp as asn1_tsp
 from cryptography import x509
@@ -49,6 +46,16 @@ from rfc3161_client import (
 )
 
 from archive.store import ObjectExistsError, ObjectStore
+from archive.timestamp_config import (
+    CA_FILE_VARIABLE,
+    TSA_NAME,
+    TSR_SUFFIX,
+    URLS_VARIABLE,
+    TimestampAuthority,
+    TimestampConfig,
+    TimestampConfigError,
+    load_pem_roots,
+)
 
 __all__ = [
     "CA_FILE_VARIABLE",
@@ -68,16 +75,11 @@ __all__ = [
     "verify_timestamp",
 ]
 
-URLS_VARIABLE = "OSINT_ARCHIVE_TSA_URLS"
-CA_FILE_VARIABLE = "OSINT_ARCHIVE_TSA_CA_FILE"
 QUERY_CONTENT_TYPE = "application/timestamp-query"
 REPLY_CONTENT_TYPE = "application/timestamp-reply"
-TSR_SUFFIX = ".tsr"
 SHA256_OID = x509.ObjectIdentifier("2.16.840.1.101.3.4.2.1")
 # A TimeStampResp is a few kilobytes; the cap keeps a misbehaving server from filling memory.
 MAX_RESPONSE_BYTES = 1024 * 1024
-_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-_NAMED_URL = re.compile(r"^([a-z0-9][a-z0-9-]*)=(.+)$")
 
 
 class TimestampError(Exception):
@@ -87,10 +89,6 @@ class TimestampError(Exception):
         super().__init__(f"timestamp authority {url}: {reason}")
         self.url = url
         self.reason = reason
-
-
-class TimestampConfigError(ValueError):
-    """A timestamp setting in the environment is invalid; the message names the variable."""
 
 
 class CheckOutcome(StrEnum):
@@ -120,122 +118,6 @@ class TimestampCheck:
     def ok(self) -> bool:
         """True only when the token was verified and passed."""
         return self.outcome is CheckOutcome.PASSED
-
-
-@dataclass(frozen=True)
-class TimestampAuthority:
-    """One RFC 3161 TSA: where to POST, the name used in token keys, and its trusted roots.
-
-    ``ca_bundle`` is a PEM file path or PEM bytes of the roots a token must chain to; when set,
-    ``request_timestamp`` verifies each new token before returning it.
-    """
-
-    url: str
-    name: str
-    ca_bundle: Path | bytes | None = field(default=None, repr=False)
-
-    def __post_init__(self) -> None:
-        _check_url(self.url)
-        if not _NAME.match(self.name):
-            raise ValueError(f"TSA name must match [a-z0-9][a-z0-9-]*: {self.name!r}")
-
-    def trusted_roots_pem(self) -> bytes | None:
-        """The PEM roots, read from the file when ``ca_bundle`` is a path."""
-        if isinstance(self.ca_bundle, Path):
-            return self.ca_bundle.read_bytes()
-        return self.ca_bundle
-
-
-@dataclass(frozen=True)
-class TimestampConfig:
-    """The configured TSAs (none: timestamping is off) and the trusted roots file."""
-
-    authorities: tuple[TimestampAuthority, ...] = ()
-    ca_file: Path | None = None
-
-    @property
-    def enabled(self) -> bool:
-        """Whether any TSA is configured."""
-        return bool(self.authorities)
-
-    def trusted_roots_pem(self) -> bytes | None:
-        """The roots to verify tokens against, or None when none are configured."""
-        return self.ca_file.read_bytes() if self.ca_file is not None else None
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> TimestampConfig:
-        """Read ``OSINT_ARCHIVE_TSA_URLS`` and ``OSINT_ARCHIVE_TSA_CA_FILE``.
-
-        ``OSINT_ARCHIVE_TSA_URLS`` is a comma-separated list of TSA URLs, each optionally
-        prefixed ``name=`` (the name goes into token keys; by default it is made from the host
-        and port). ``OSINT_ARCHIVE_TSA_CA_FILE`` is a PEM file of trusted TSA roots; without it
-        tokens are still requested and stored, but verifying them reports "not checked".
-        """
-        ca_file = _read_ca_file(environ.get(CA_FILE_VARIABLE, "").strip())
-        authorities: list[TimestampAuthority] = []
-        for entry in environ.get(URLS_VARIABLE, "").split(","):
-            entry = entry.strip()
-            if not entry:
-                continue
-            named = _NAMED_URL.match(entry)
-            name, url = (named.group(1), named.group(2)) if named else (None, entry)
-            try:
-                authority = TimestampAuthority(
-                    url=url, name=name or _name_from_url(url), ca_bundle=ca_file
-                )
-            except ValueError as err:
-                raise TimestampConfigError(f"{URLS_VARIABLE}: {err}") from err
-            if any(other.name == authority.name for other in authorities):
-                raise TimestampConfigError(
-                    f"{URLS_VARIABLE}: two TSAs are named {authority.name!r}; "
-                    "give them distinct names with name=URL"
-                )
-            authorities.append(authority)
-        return cls(authorities=tuple(authorities), ca_file=ca_file)
-
-
-def _read_ca_file(value: str) -> Path | None:
-    if not value:
-        return None
-    path = Path(value)
-    try:
-        pem = path.read_bytes()
-    except OSError as err:
-        raise TimestampConfigError(f"{CA_FILE_VARIABLE}: cannot read {path}: {err}") from err
-    try:
-        _load_roots(pem)
-    except ValueError as err:
-        raise TimestampConfigError(f"{CA_FILE_VARIABLE}: {path}: {err}") from err
-    return path
-
-
-def _check_url(url: str) -> None:
-    if not url.startswith(("http://", "https://")):
-        raise ValueError(f"TSA URL must be http:// or https://: {url!r}")
-
-
-def _name_from_url(url: str) -> str:
-    _check_url(url)
-    parsed = urllib.parse.urlsplit(url)
-    host = parsed.hostname or ""
-    name = re.sub(r"[^a-z0-9]+", "-", host.lower()).strip("-")
-    if parsed.port is not None:
-        name = f"{name}-{parsed.port}"
-    if not name:
-        raise ValueError(f"cannot make a TSA name from {url!r}; use name=URL")
-    return name
-
-
-@functools.lru_cache(maxsize=8)
-def _load_roots(pem: bytes) -> tuple[x509.Certificate, ...]:
-    """Parsed roots, cached: an audit verifies every token against the same few roots."""
-    try:
-        roots = x509.load_pem_x509_certificates(pem)
-    except ValueError as err:
-        raise ValueError(f"not a PEM file of certificates ({err})") from err
-    if not roots:
-        raise ValueError("no certificates in the PEM data")
-    return tuple(roots)
 
 
 def _check_digest(digest_sha256: bytes) -> None:
@@ -428,7 +310,7 @@ def _check_token(
     if not trusted_roots_pem:
         return CheckOutcome.NOT_CHECKED, f"no trusted TSA roots configured ({CA_FILE_VARIABLE})"
     builder = VerifierBuilder()
-    for root in _load_roots(trusted_roots_pem):
+    for root in load_pem_roots(trusted_roots_pem):
         builder = builder.add_root_certificate(root)
     try:
         builder.build().verify(parsed.response, digest_sha256)
@@ -499,7 +381,7 @@ def token_keys_for(store: ObjectStore, record_key: str) -> list[str]:
     return [
         key
         for key in store.list_keys(prefix)
-        if key.endswith(TSR_SUFFIX) and _NAME.match(key[len(prefix) : -len(TSR_SUFFIX)])
+        if key.endswith(TSR_SUFFIX) and TSA_NAME.match(key[len(prefix) : -len(TSR_SUFFIX)])
     ]
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from archive.store import ObjectStore
-from archive.timestamps import TimestampConfig, TimestampConfigError
+from archive.timestamp_config import TimestampConfig, TimestampConfigError
 from collectors.netguard import NetworkPolicy
 from index.sqlite_fts import SqliteFtsBackend
 
