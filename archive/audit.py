@@ -113,7 +113,7 @@ def audit_archive(
         report.totals.events = index.events
         report.totals.manifests = check_manifests(store, pool, window, index, report.findings)
         _check_payloads(store, pool, window, index, report, on_progress)
-    check_timestamps(store, timestamp_roots, report.totals, report.findings)
+    check_timestamps(store, timestamp_roots, index.tokens, report.totals, report.findings)
     order = {kind: position for position, kind in enumerate(FINDING_KINDS)}
     report.findings.sort(key=lambda f: (order[f.kind], f.key, f.detail))
     report.duration_seconds = time.perf_counter() - started

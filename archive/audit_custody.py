@@ -57,6 +57,8 @@ def _index_event(index: RecordIndex, chain: str, seq: int, event: dict[str, Any]
         day = _run_day_of_warc(chain, filename)
         if day:
             index.run_days.setdefault(subject, day)
+    elif kind == "timestamped":
+        index.tokens.update(dict.fromkeys(map(str, details.get("tokens") or []), chain))
     elif kind == "captured":
         # The subject is the segment these captures were filed in; whether it is a WARC is
         # left to the `stored` event, the manifests and the object's own first bytes.

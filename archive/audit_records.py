@@ -94,6 +94,7 @@ class RecordIndex:
     run_days: dict[str, str] = field(default_factory=dict)  # WARC key -> "YYYY/MM/DD"
     expected_records: dict[str, list[ExpectedRecord]] = field(default_factory=dict)
     manifest_ids: set[str] = field(default_factory=set)
+    tokens: dict[str, str] = field(default_factory=dict)  # timestamp token key -> chain
     events: int = 0
 
 

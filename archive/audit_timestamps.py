@@ -7,7 +7,6 @@ import hashlib
 from collections import defaultdict
 
 from archive.audit_report import AuditTotals, Finding
-from archive.custody import CustodyLog, custody_chains
 from archive.store import ObjectNotFoundError, ObjectStore
 from archive.timestamp_config import TSR_SUFFIX
 from archive.timestamps import CheckOutcome, verify_timestamp
@@ -22,27 +21,18 @@ def tokens_by_record(store: ObjectStore) -> dict[str, list[str]]:
     return grouped
 
 
-def listed_tokens(store: ObjectStore) -> dict[str, str]:
-    """Token keys that ``timestamped`` custody events recorded, with the chain listing them."""
-    listed: dict[str, str] = {}
-    for chain in custody_chains(store):
-        for event in CustodyLog(store, chain).events():
-            if isinstance(event, dict) and event.get("type") == "timestamped":
-                listed.update(dict.fromkeys(event.get("details", {}).get("tokens", []), chain))
-    return listed
-
-
 def check_timestamps(
     store: ObjectStore,
     trusted_roots_pem: bytes | None,
+    listed: dict[str, str],
     totals: AuditTotals,
     findings: list[Finding],
 ) -> None:
     """Verify every stored token against the current bytes of the record it stamps, and that
-    every token custody recorded is still stored."""
+    every token custody recorded (``listed``: token key -> chain) is still stored."""
     stored = tokens_by_record(store)
     present = {key for keys in stored.values() for key in keys}
-    for token_key, chain in sorted(listed_tokens(store).items()):
+    for token_key, chain in sorted(listed.items()):
         if token_key not in present:
             findings.append(
                 Finding(
