@@ -12,18 +12,27 @@ BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parent.parent
 
 
+def cli_env(home: Path, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a CLI run: ``home`` as the data directory, loopback targets
+    allowed, the caller's own OSINT_ARCHIVE_* settings left out."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("OSINT_ARCHIVE_")}
+    environ.update(
+        OSINT_ARCHIVE_HOME=str(home),
+        OSINT_ARCHIVE_ALLOW_PRIVATE_NETWORKS="1",
+        COLUMNS="200",  # keep rich's summary table on one line per source
+    )
+    environ.update(env or {})
+    return environ
+
+
 def run_cli(
     home: Path, *args: str, env: Mapping[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    """``osint-archive ARGS`` with ``home`` as the data directory and loopback targets allowed;
-    the caller's own OSINT_ARCHIVE_* settings are left out."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("OSINT_ARCHIVE_")}
-    environ.update(OSINT_ARCHIVE_HOME=str(home), OSINT_ARCHIVE_ALLOW_PRIVATE_NETWORKS="1")
-    environ.update(env or {})
+    """``osint-archive ARGS`` run as an operator would, in the environment ``cli_env`` makes."""
     return subprocess.run(
         [str(BIN / "osint-archive"), *args],
         cwd=REPO,
-        env=environ,
+        env=cli_env(home, env),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -39,3 +48,16 @@ def write_web_source(path: Path, url: str, source_id: str = "demo-news") -> Path
         encoding="utf-8",
     )
     return path
+
+
+def archive_of_demo_runs(tmp: Path, runs: int, source_id: str = "demo-news") -> Path:
+    """Run ``osint-archive run`` over the bundled demo site ``runs`` times (home ``tmp/home``);
+    the archive's root."""
+    from osint_archive.demo_site import DemoSite
+
+    with DemoSite() as site:
+        config = write_web_source(tmp / "sources.yaml", site.base_url, source_id)
+        for _ in range(runs):
+            done = run_cli(tmp / "home", "run", "--config", str(config))
+            assert done.returncode == 0, done.stderr
+    return tmp / "home" / "archive"

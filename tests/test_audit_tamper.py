@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import stat
-import subprocess
 import sys
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from archive.audit import AuditReport, Finding, audit_archive
 from archive.custody import CustodyLog
 from archive.local_store import LocalStore
 from archive.manifest import CaptureManifest, iter_manifest_keys, read_manifest
-from osint_archive.demo_site import DemoSite
+from tests.cli_runs import archive_of_demo_runs
 
 BIN = Path(sys.executable).parent
 SOURCE = "demo-news"
@@ -30,32 +29,7 @@ SOURCE = "demo-news"
 
 def run_demo_archive(tmp: Path, runs: int = 2) -> Path:
     """Run ``osint-archive run`` over the demo site ``runs`` times; the archive's root."""
-    with DemoSite() as site:
-        config = tmp / "sources.yaml"
-        config.write_text(
-            f"""sources:
-  - id: {SOURCE}
-    kind: web
-    url: {site.base_url}
-    schedule: null
-    max_depth: 2
-    delay_seconds: 0
-""",
-            encoding="utf-8",
-        )
-        env = {k: v for k, v in os.environ.items() if not k.startswith("OSINT_ARCHIVE_")}
-        env.update(OSINT_ARCHIVE_HOME=str(tmp / "home"), OSINT_ARCHIVE_ALLOW_PRIVATE_NETWORKS="1")
-        for _ in range(runs):
-            done = subprocess.run(
-                [str(BIN / "osint-archive"), "run", "--config", str(config)],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-            )
-            assert done.returncode == 0, done.stderr
-    return tmp / "home" / "archive"
+    return archive_of_demo_runs(tmp, runs, SOURCE)
 
 
 @pytest.fixture(scope="module")

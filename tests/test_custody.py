@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import stat
-import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -23,7 +21,7 @@ from archive.custody import CustodyEvent, CustodyLog, custody_chains
 from archive.local_store import LocalStore
 from archive.manifest import iter_manifest_keys, read_manifest
 from archive.store import ObjectStore
-from osint_archive.demo_site import DemoSite
+from tests.cli_runs import archive_of_demo_runs
 
 BIN = Path(sys.executable).parent
 SOURCE = "demo-news"
@@ -32,33 +30,8 @@ SOURCE = "demo-news"
 @pytest.fixture(scope="module")
 def run_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The archive after three runs over the demo site (six events), left untouched."""
-    tmp = tmp_path_factory.mktemp("custody-run")
-    with DemoSite() as site:
-        config = tmp / "sources.yaml"
-        config.write_text(
-            f"""sources:
-  - id: {SOURCE}
-    kind: web
-    url: {site.base_url}
-    schedule: null
-    max_depth: 2
-    delay_seconds: 0
-""",
-            encoding="utf-8",
-        )
-        env = {k: v for k, v in os.environ.items() if not k.startswith("OSINT_ARCHIVE_")}
-        env.update(OSINT_ARCHIVE_HOME=str(tmp / "home"), OSINT_ARCHIVE_ALLOW_PRIVATE_NETWORKS="1")
-        for _ in range(3):  # each run commits one segment: a `stored` and a `captured` event
-            done = subprocess.run(
-                [str(BIN / "osint-archive"), "run", "--config", str(config)],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-            )
-            assert done.returncode == 0, done.stderr
-    return tmp / "home" / "archive"
+    # Each run commits one segment: a `stored` and a `captured` event.
+    return archive_of_demo_runs(tmp_path_factory.mktemp("custody-run"), 3, SOURCE)
 
 
 @pytest.fixture

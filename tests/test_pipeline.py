@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import secrets
 import shutil
@@ -29,6 +28,7 @@ from archive.local_store import LocalStore
 from archive.manifest import CaptureManifest, iter_manifest_keys, read_manifest
 from archive.store import ObjectExistsError
 from osint_archive.demo_site import DEFAULT_ROOT, DemoSite
+from tests.cli_runs import run_cli
 
 BIN = Path(sys.executable).parent
 DEMO_NEWS = [
@@ -42,26 +42,6 @@ DEMO_NEWS = [
 ]
 REVISIT_PROFILE = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
 SEARCH_FIELDS = {"id", "kind", "source", "url", "capture_id", "lang", "captured_at", "snippet"}
-
-
-def cli_env(home: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OSINT_ARCHIVE_")}
-    env.update(
-        OSINT_ARCHIVE_HOME=str(home), OSINT_ARCHIVE_ALLOW_PRIVATE_NETWORKS="1", COLUMNS="200"
-    )
-    env.update(extra)
-    return env
-
-
-def run_cli(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / "osint-archive"), *args],
-        env=cli_env(home, **env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def web_source(source_id: str, url: str, **options: Any) -> dict[str, Any]:
@@ -401,7 +381,7 @@ def test_a_failing_source_does_not_stop_the_others(
         web_source("broken", bad_url),
         web_source("demo-news", demo_site.base_url),
     )
-    done = run_cli(tmp_path, "run", "--config", str(config), **env)
+    done = run_cli(tmp_path, "run", "--config", str(config), env=env)
     assert done.returncode == 1, done.stderr
     assert summary_row(done.stderr, "broken")["status"] == "failed"
     assert summary_row(done.stderr, "demo-news")["status"] == "ok"

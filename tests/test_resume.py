@@ -27,33 +27,13 @@ from archive.local_store import LocalStore
 from archive.manifest import CaptureManifest, iter_manifest_keys, read_manifest
 from bench.site import generate_site
 from osint_archive.demo_site import DemoSite
+from tests.cli_runs import cli_env, run_cli
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parent.parent
 SITE_PAGES = 150
 SEGMENT_PAGES = 100  # CaptureWriter's default segment size: the first commit comes after it
 SOURCE = "bench-site"
-
-
-def cli_env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OSINT_ARCHIVE_")}
-    env.update(
-        OSINT_ARCHIVE_HOME=str(home),
-        OSINT_ARCHIVE_ALLOW_PRIVATE_NETWORKS="1",
-        COLUMNS="200",  # keep rich's summary table on one line per source
-    )
-    return env
-
-
-def run_cli(home: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / "osint-archive"), *args],
-        env=cli_env(home),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def write_config(path: Path, source_id: str, url: str, max_depth: int, max_pages: int) -> Path:
