@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import stat
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,6 @@ from archive.local_store import LocalStore
 from archive.manifest import CaptureManifest, iter_manifest_keys, read_manifest
 from tests.cli_runs import archive_of_demo_runs
 
-BIN = Path(sys.executable).parent
 SOURCE = "demo-news"
 
 

@@ -11,7 +11,6 @@ import hashlib
 import json
 import shutil
 import stat
-import sys
 import threading
 from pathlib import Path
 
@@ -23,7 +22,6 @@ from archive.manifest import iter_manifest_keys, read_manifest
 from archive.store import ObjectStore
 from tests.cli_runs import archive_of_demo_runs
 
-BIN = Path(sys.executable).parent
 SOURCE = "demo-news"
 
 
