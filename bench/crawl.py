@@ -7,7 +7,8 @@ Steps, all in one run on the same machine:
    waits 50 ms before every response, as a remote server would;
 2. ``wget --recursive --warc-file`` (what ArchiveBox uses; one request at a time), timed;
 3. ``osint-archive run`` with ``concurrency: 8, delay_seconds: 0`` in a fresh home, timed, with
-   the child's peak RSS and CPU time (``os.wait4`` gives one child's own resource usage);
+   the child's peak RSS (``os.wait4``) and CPU time (the machine's busy time less the site
+   server's, so worker processes outside the child's tree count too);
 4. a second ``osint-archive run`` on the unchanged site: new bytes stored, as % of the first;
 5. wget and ``osint-archive run`` again on a zero-latency server: the CPU-bound rate.
 Writes the figures as JSON (the ``bench/report.py`` shape plus raw fields) and prints a table.
@@ -75,10 +76,35 @@ class ChildRun:
         }
 
 
+def busy_cpu_seconds() -> float:
+    """CPU seconds the whole machine has spent busy since boot (``/proc/stat``)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds of one running process (``/proc/<pid>/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_measured(
-    command: list[str], log_path: Path, env: dict[str, str], cwd: Path, timeout: float
+    command: list[str],
+    log_path: Path,
+    env: dict[str, str],
+    cwd: Path,
+    timeout: float,
+    server_pid: int | None = None,
 ) -> ChildRun:
-    """Run a command to completion; wall time, CPU time and peak RSS of that child alone."""
+    """Run a command to completion: wall time, CPU time and peak RSS.
+
+    CPU time is the machine's busy time during the run less the site server's, so helper
+    processes the command starts (a forkserver's workers are not its descendants for
+    ``wait4``) are counted too; without a server pid it is the child's own ``wait4`` figure.
+    """
+    busy_before = busy_cpu_seconds()
+    server_before = process_cpu_seconds(server_pid) if server_pid else 0.0
     with log_path.open("wb") as log:
         started = time.perf_counter()
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd)
@@ -90,11 +116,15 @@ def run_measured(
         killer.cancel()
     seconds = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
+    cpu = usage.ru_utime + usage.ru_stime
+    if server_pid:
+        server = process_cpu_seconds(server_pid) - server_before
+        cpu = max(cpu, busy_cpu_seconds() - busy_before - server)
     return ChildRun(
         command=command,
         returncode=process.returncode,
         seconds=round(seconds, 3),
-        cpu_seconds=round(usage.ru_utime + usage.ru_stime, 3),
+        cpu_seconds=round(cpu, 3),
         peak_rss_mib=round(usage.ru_maxrss / 1024, 1),  # ru_maxrss is in KiB on Linux
         log=str(log_path),
     )
@@ -195,13 +225,15 @@ def osint_archive_version() -> str:
         return "not installed"
 
 
-def run_wget(url: str, workdir: Path, name: str, timeout: float) -> ChildRun:
+def run_wget(url: str, workdir: Path, name: str, timeout: float, server_pid: int) -> ChildRun:
     target = workdir / name
     target.mkdir()
     command = ["wget", "--recursive", "--level=inf", "--no-parent"]
     command += [f"--warc-file={target / 'site'}", "--no-verbose", "-e", "robots=off"]
     command += [f"--directory-prefix={target / 'files'}", url]
-    run = run_measured(command, workdir / f"{name}.log", dict(os.environ), workdir, timeout)
+    run = run_measured(
+        command, workdir / f"{name}.log", dict(os.environ), workdir, timeout, server_pid
+    )
     run.pages = count_files(target / "files", "*.html")
     if run.returncode not in (0, 8) or run.pages == 0:  # 8: some response was an error status
         raise BenchError(f"wget failed (exit {run.returncode}); see {run.log}")
@@ -223,7 +255,9 @@ def write_config(path: Path, url: str, concurrency: int) -> None:
     path.write_text(yaml.safe_dump({"sources": [source]}, sort_keys=False), encoding="utf-8")
 
 
-def run_archive(cli: Path, config: Path, home: Path, log: Path, timeout: float) -> ChildRun:
+def run_archive(
+    cli: Path, config: Path, home: Path, log: Path, timeout: float, server_pid: int
+) -> ChildRun:
     """One `osint-archive run`; pages = new capture manifests under the home."""
     home.mkdir(parents=True, exist_ok=True)
     before = count_manifests(home)
@@ -234,7 +268,7 @@ def run_archive(cli: Path, config: Path, home: Path, log: Path, timeout: float) 
         "OSINT_ARCHIVE_ALLOW_PRIVATE_NETWORKS": "1",
     }
     command = [str(cli), "run", "--config", str(config)]
-    run = run_measured(command, log, env, config.parent, timeout)
+    run = run_measured(command, log, env, config.parent, timeout, server_pid)
     run.pages = count_manifests(home) - before
     if run.returncode != 0 or run.pages == 0:
         tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-5:]
@@ -376,7 +410,7 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> dict[str, Any] | None:
 
     slow = SiteServer(Path(site.root), args.latency_ms, workdir)
     try:
-        runs["wget"] = run_wget(slow.url, workdir, "wget", args.timeout)
+        runs["wget"] = run_wget(slow.url, workdir, "wget", args.timeout, slow.process.pid)
         runs["wget"].server = slow.phase_stats()
         wget = runs["wget"]
         print(
@@ -388,13 +422,17 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> dict[str, Any] | None:
         home = workdir / "home"
         config = workdir / "sources.yaml"
         write_config(config, slow.url, args.concurrency)
-        runs["first"] = run_archive(cli, config, home, workdir / "first.log", args.timeout)
+        runs["first"] = run_archive(
+            cli, config, home, workdir / "first.log", args.timeout, slow.process.pid
+        )
         runs["first"].server = slow.phase_stats()
         first_bytes = stored_bytes(home)
         first = runs["first"]
         print(f"osint-archive: {first.pages} pages in {first.seconds:.1f} s")
         before = stored_bytes_by_area(home)
-        runs["second"] = run_archive(cli, config, home, workdir / "second.log", args.timeout)
+        runs["second"] = run_archive(
+            cli, config, home, workdir / "second.log", args.timeout, slow.process.pid
+        )
         runs["second"].server = slow.phase_stats()
         after = stored_bytes_by_area(home)
         recrawl_areas = {area: after[area] - before[area] for area in after}
@@ -403,13 +441,18 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> dict[str, Any] | None:
 
     fast = SiteServer(Path(site.root), 0, workdir)
     try:
-        runs["wget_zero"] = run_wget(fast.url, workdir, "wget-zero", args.timeout)
+        runs["wget_zero"] = run_wget(fast.url, workdir, "wget-zero", args.timeout, fast.process.pid)
         runs["wget_zero"].server = fast.phase_stats()
         config = workdir / "zero" / "sources.yaml"
         config.parent.mkdir()
         write_config(config, fast.url, args.concurrency)
         runs["zero"] = run_archive(
-            cli, config, workdir / "zero" / "home", workdir / "zero.log", args.timeout
+            cli,
+            config,
+            workdir / "zero" / "home",
+            workdir / "zero.log",
+            args.timeout,
+            fast.process.pid,
         )
         runs["zero"].server = fast.phase_stats()
     finally:
