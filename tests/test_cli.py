@@ -155,7 +155,7 @@ def test_search_rejects_a_bad_date_with_usage_exit(indexed_home: Path) -> None:
 
 
 def test_until_a_date_includes_that_whole_day() -> None:
-    from osint_archive.cli import _date
+    from osint_archive.cli_common import parse_date as _date
 
     end = _date("2026-01-31", end_of_day=True)
     assert end is not None and (end.hour, end.minute, end.second) == (23, 59, 59)
