@@ -188,7 +188,12 @@ class CaptureWriter:
             else:
                 response_ref = self._write_response(warc, hop)
             request_ref = warc.write_request(
-                hop.url, hop.request_head, hop.fetched_at, response_ref.record_id, hop.ip_address
+                hop.url,
+                hop.request_head,
+                hop.fetched_at,
+                response_ref.record_id,
+                hop.ip_address,
+                hop.request_body,
             )
             hop_refs.append((response_ref, request_ref))
         metadata_ref = warc.write_metadata(

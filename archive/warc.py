@@ -102,17 +102,23 @@ class WarcFileWriter:
         return self._write(record)
 
     def write_request(
-        self, url: str, head: StatusAndHeaders, moment: datetime, concurrent_to: str, ip: str | None
+        self,
+        url: str,
+        head: StatusAndHeaders,
+        moment: datetime,
+        concurrent_to: str,
+        ip: str | None,
+        body: bytes = b"",
     ) -> RecordRef:
-        """The request as sent (headers only; collectors send no bodies)."""
+        """The request as sent: headers, and the body a browser's POST carried."""
         headers = {"WARC-Date": warc_date(moment), "WARC-Concurrent-To": concurrent_to}
         if ip:
             headers["WARC-IP-Address"] = ip
         record = self._writer.create_warc_record(
             url,
             "request",
-            payload=io.BytesIO(b""),
-            length=0,
+            payload=io.BytesIO(body),
+            length=len(body),
             http_headers=head,
             warc_headers_dict=headers,
         )
@@ -187,6 +193,29 @@ class WarcFileWriter:
             length=len(data),
             warc_content_type="application/json",
             warc_headers_dict={"WARC-Date": warc_date(moment), "WARC-Concurrent-To": concurrent_to},
+        )
+        return self._write(record)
+
+    def write_resource(
+        self,
+        url: str,
+        content_type: str,
+        data: bytes,
+        moment: datetime,
+        concurrent_to: str | None = None,
+    ) -> RecordRef:
+        """A ``resource`` record: something the capture made rather than fetched (a
+        screenshot, the rendered DOM, a parsed post), under a ``urn:`` or the page's URL."""
+        headers = {"WARC-Date": warc_date(moment)}
+        if concurrent_to:
+            headers["WARC-Concurrent-To"] = concurrent_to
+        record = self._writer.create_warc_record(
+            url,
+            "resource",
+            payload=io.BytesIO(data),
+            length=len(data),
+            warc_content_type=content_type,
+            warc_headers_dict=headers,
         )
         return self._write(record)
 

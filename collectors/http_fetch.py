@@ -16,6 +16,7 @@ import socket
 import ssl
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -34,6 +35,42 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 # Transfer coding is undone by the client; the original header is kept under this name so the
 # stored record stays self-consistent (the convention of web-archive replay tools).
 ORIGINAL_TRANSFER_ENCODING = "X-Archive-Orig-Transfer-Encoding"
+
+
+# Connection-level headers a client sets for itself; a replayed browser request drops them.
+HOP_BY_HOP_HEADERS = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "transfer-encoding",
+        "te",
+        "trailer",
+        "upgrade",
+        "host",
+        "content-length",
+        # The fetcher asks for encodings it can undo (the page text and a browser's copy need
+        # the decoded body), whatever the original client offered.
+        "accept-encoding",
+    }
+)
+
+
+@dataclass(frozen=True)
+class _Request:
+    method: str
+    headers: dict[str, str] | None = None
+    data: bytes | None = None
+
+
+def _end_to_end(headers: Mapping[str, str] | None) -> dict[str, str] | None:
+    if headers is None:
+        return None
+    return {
+        k: v
+        for k, v in headers.items()
+        if k.lower() not in HOP_BY_HOP_HEADERS and not k.startswith(":")
+    }
 
 
 class FetchError(Exception):
@@ -88,6 +125,7 @@ class HttpExchange:
     fetched_at: datetime
     elapsed_seconds: float
     truncated: str | None = None  # "length" or "time", as WARC-Truncated names them
+    request_body: bytes = b""  # what a POST sent, kept for the WARC request record
 
     @property
     def status(self) -> int:
@@ -260,25 +298,40 @@ class HttpFetcher:
     async def close(self) -> None:
         await self._session.close()
 
-    async def fetch(self, url: str) -> FetchResult:
-        """Fetch ``url``, following redirects; retries transient failures with backoff."""
+    async def fetch(
+        self,
+        url: str,
+        *,
+        method: str = "GET",
+        headers: Mapping[str, str] | None = None,
+        data: bytes | None = None,
+        follow_redirects: bool = True,
+    ) -> FetchResult:
+        """Fetch ``url``, following redirects unless told not to; retries transient failures
+        with backoff (only for GET and HEAD: repeating another method may repeat its effect).
+
+        ``headers`` and ``data`` let a browser's own requests (XHR POSTs included) be replayed
+        through the guarded fetcher; hop-by-hop headers are dropped.
+        """
+        request = _Request(method.upper(), _end_to_end(headers), data)
+        retries = self.limits.retries if request.method in ("GET", "HEAD") else 0
         attempt = 0
         while True:
             attempt += 1
             result = FetchResult(requested_url=url, attempts=attempt)
             try:
-                await self._follow(result)
+                await self._follow(result, request, follow_redirects)
             except BlockedTargetError:
                 result.close()
                 raise
             except FetchError as err:
                 result.close()
-                if not err.retryable or attempt > self.limits.retries:
+                if not err.retryable or attempt > retries:
                     raise
                 await asyncio.sleep(self._backoff(attempt, None))
                 continue
             final = result.final
-            if final.status in RETRY_STATUSES and attempt <= self.limits.retries:
+            if final.status in RETRY_STATUSES and attempt <= retries:
                 asked = retry_after_seconds(final.header("Retry-After"))
                 if asked is not None and asked > self.limits.max_retry_after_seconds:
                     return result  # asked to wait longer than we may: keep the answer as is
@@ -295,7 +348,7 @@ class HttpFetcher:
         base = self.limits.backoff_seconds * (2 ** (attempt - 1))
         return base + random.uniform(0, base / 2)  # noqa: S311 - jitter, not security
 
-    async def _follow(self, result: FetchResult) -> None:
+    async def _follow(self, result: FetchResult, request: _Request, follow: bool) -> None:
         url = result.requested_url
         seen: set[str] = set()
         while True:
@@ -306,20 +359,29 @@ class HttpFetcher:
                     f"more than {self.limits.max_redirects} redirects", retryable=False
                 )
             seen.add(url)
-            hop = await self._fetch_one(url)
+            hop = await self._fetch_one(url, request)
             result.hops.append(hop)
             location = hop.header("Location")
-            if hop.status not in REDIRECT_STATUSES or not location:
+            if not follow or hop.status not in REDIRECT_STATUSES or not location:
                 return
             url = urljoin(url, location.strip())
+            # As browsers do: 303, and 301/302 after a POST, continue as a GET without a body.
+            if hop.status == 303 or (hop.status in (301, 302) and request.method == "POST"):
+                request = _Request("HEAD" if request.method == "HEAD" else "GET", request.headers)
 
-    async def _fetch_one(self, url: str) -> HttpExchange:
+    async def _fetch_one(self, url: str, request: _Request) -> HttpExchange:
         self.policy.check_url(url)
         started = time.monotonic()
         fetched_at = datetime.now(UTC)
         try:
             async with asyncio.timeout(self.limits.max_seconds):
-                response = await self._session.get(url, allow_redirects=False)
+                response = await self._session.request(
+                    request.method,
+                    url,
+                    headers=request.headers,
+                    data=request.data,
+                    allow_redirects=False,
+                )
         except BlockedTargetError:
             raise
         except TimeoutError as err:
@@ -338,7 +400,9 @@ class HttpFetcher:
         except (aiohttp.ClientError, OSError) as err:
             raise FetchError(f"{type(err).__name__}: {err}", retryable=True) from err
         try:
-            return await self._read(url, response, started, fetched_at)
+            exchange = await self._read(url, response, started, fetched_at)
+            exchange.request_body = request.data or b""
+            return exchange
         finally:
             response.close()
 

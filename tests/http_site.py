@@ -21,6 +21,8 @@ over TLS with a throwaway CA made by ``make_tls_material``. Routes:
     429 with ``Retry-After: 1`` then 200; 503 twice then 200; always 503. Counted per site.
 ``/chunked``
     ``Transfer-Encoding: chunked``; the de-chunked body is ``CHUNKED_BODY``.
+``/echo`` (GET and POST), ``/see-other`` (POST → 303 → ``/echo``)
+    The request as the server saw it, as JSON: method, headers, body.
 ``/robots.txt``, ``/robots-bom.txt``, ``/status/CODE``
     Robots rules (plain and with a UTF-8 byte-order mark); an empty answer with any status.
 """
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import json
 import ssl
 import threading
 import time
@@ -161,6 +164,28 @@ class _Handler(BaseHTTPRequestHandler):
             self.send(int(parts.path[8:]), b"", "text/plain")
         else:
             self.send(404, b"not found\n", "text/plain; charset=utf-8")
+
+    def do_POST(self) -> None:
+        parts = urlsplit(self.path)
+        self.site.count(parts.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
+        if parts.path == "/retry/always-503":
+            self.send(503, b"busy\n", "text/plain")
+        elif parts.path == "/see-other":
+            self.redirect(303, "/echo")
+        elif parts.path == "/echo":
+            self.echo(body)
+        else:
+            self.send(404, b"not found\n", "text/plain; charset=utf-8")
+
+    def echo(self, body: bytes = b"") -> None:
+        seen = {
+            "method": self.command,
+            "headers": {k.lower(): v for k, v in self.headers.items()},
+            "body": body.decode("utf-8", "replace"),
+        }
+        self.send(200, json.dumps(seen).encode(), "application/json")
 
     def send(
         self,
@@ -299,6 +324,7 @@ ROUTES: dict[str, Route] = {
     "/retry/503-twice": _Handler.retry_503_twice,
     "/retry/always-503": _Handler.always_503,
     "/chunked": _Handler.chunked,
+    "/echo": lambda handler, query, hits: handler.echo(),
     "/robots.txt": _Handler.robots,
     "/robots-bom.txt": _Handler.robots_bom,
 }

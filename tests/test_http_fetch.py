@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import ipaddress
 import ssl
 import time
 import tracemalloc
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from typing import Any
 
 import pytest
 
@@ -56,13 +58,14 @@ def fetch(
     policy: NetworkPolicy = LOOPBACK_ONLY,
     limits: FetchLimits = QUICK,
     ssl_context: ssl.SSLContext | None = None,
+    **request: Any,
 ) -> FetchResult:
     """One fetch through a fresh ``HttpFetcher`` in its own event loop."""
 
     async def run() -> FetchResult:
         fetcher = HttpFetcher(policy, limits, USER_AGENT, ssl_context=ssl_context)
         try:
-            return await fetcher.fetch(url)
+            return await fetcher.fetch(url, **request)
         finally:
             await fetcher.close()
 
@@ -79,6 +82,49 @@ def only_the_site(site: LocalHttpSite) -> set[tuple[str, int]]:
 
 
 # --- plain fetch ---
+
+
+def test_a_browser_request_is_replayed_with_its_method_headers_and_body(
+    http_site: LocalHttpSite,
+) -> None:
+    result = fetch(
+        http_site.url("/echo"),
+        method="post",
+        headers={"X-Requested-With": "XMLHttpRequest", "Connection": "close", "Host": "evil"},
+        data=b'{"q": 1}',
+    )
+    seen = json.loads(body_of(result))
+    assert seen["method"] == "POST"
+    assert seen["body"] == '{"q": 1}'
+    assert seen["headers"]["x-requested-with"] == "XMLHttpRequest"
+    # Hop-by-hop headers are the fetcher's own; the Host names the real target.
+    assert seen["headers"]["host"] == f"127.0.0.1:{http_site.port}"
+    assert seen["headers"]["accept-encoding"] == "gzip, deflate"
+    # The request record must show what was sent: method, target and the body.
+    assert result.final.request_head.protocol == "POST"
+    assert result.final.request_head.statusline.startswith("/echo ")
+    assert result.final.request_body == b'{"q": 1}'
+
+
+def test_a_post_redirected_by_303_continues_as_a_get_without_body(
+    http_site: LocalHttpSite,
+) -> None:
+    result = fetch(http_site.url("/see-other"), method="POST", data=b"x=1")
+    assert [hop.status for hop in result.hops] == [303, 200]
+    seen = json.loads(body_of(result))
+    assert (seen["method"], seen["body"]) == ("GET", "")
+
+
+def test_redirects_can_be_left_for_the_caller_to_follow(http_site: LocalHttpSite) -> None:
+    result = fetch(http_site.url("/redirect/301"), follow_redirects=False)
+    assert [hop.status for hop in result.hops] == [301]
+    assert result.final.header("Location")
+
+
+def test_a_failing_post_is_not_retried(http_site: LocalHttpSite) -> None:
+    result = fetch(http_site.url("/retry/always-503"), method="POST", data=b"")
+    # 503 answers a POST: kept as it is, never repeated (it may have had an effect).
+    assert (result.final.status, result.attempts) == (503, 1)
 
 
 def test_page_is_kept_with_digests_peer_and_request(
