@@ -16,13 +16,24 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from archive.capture_extras import (
+    MediaDownload,
+    PostItem,
+    RenderedExtras,
+    write_media_exchange,
+    write_post,
+    write_rendered,
+)
 from archive.custody import CustodyEvent, CustodyLog
 from archive.keys import manifest_key
 from archive.manifest import (
+    BrowserArtefacts,
     CaptureManifest,
     Hop,
+    MediaArtefact,
     ObjectRef,
     OriginalRecord,
+    PostArtefact,
     PreviousCapture,
     TextArtefact,
     TlsCertificate,
@@ -67,6 +78,12 @@ class PageCapture:
     page_text: PageText | None = None
     text_problem: str | None = None
     outlinks: Sequence[str] = ()
+    rendered: RenderedExtras | None = None  # browser capture: all it loaded, screenshot, DOM
+    posts: Sequence[PostItem] = ()  # Telegram: each post becomes a capture of its own
+    media: Sequence[MediaDownload] = ()  # media found on the page, stored as objects
+    # The final response's body is itself a media object (a direct media URL): the WARC gets
+    # its request and a metadata record naming the object instead of a second copy.
+    payload_object: MediaDownload | None = None
 
 
 @dataclass
@@ -79,6 +96,14 @@ class CaptureStats:
 
 
 @dataclass
+class _PendingPost:
+    item: PostItem
+    artefact: PostArtefact
+    record: RecordRef
+    media: list[MediaArtefact]
+
+
+@dataclass
 class _Pending:
     page: PageCapture
     capture_id: str
@@ -87,6 +112,9 @@ class _Pending:
     metadata_ref: RecordRef
     previous: UrlState | None
     text_sha256: str | None
+    browser: BrowserArtefacts | None = None
+    media: list[MediaArtefact] = field(default_factory=list)
+    posts: list[_PendingPost] = field(default_factory=list)
 
 
 @dataclass
@@ -170,8 +198,16 @@ class CaptureWriter:
         warc = self._segment()
         hop_refs = []
         record_type = "response"
+        media: list[MediaArtefact] = []
         for hop in result.hops:
             is_final = hop is final
+            if is_final and page.payload_object is not None:
+                artefact, meta_ref, req_ref = write_media_exchange(warc, page.payload_object)
+                assert meta_ref is not None and req_ref is not None
+                media.append(artefact)
+                hop_refs.append((meta_ref, req_ref))
+                record_type = "metadata"
+                continue
             if is_final and self._can_revisit(hop, previous):
                 assert previous is not None
                 response_ref = warc.write_revisit(
@@ -202,13 +238,32 @@ class CaptureWriter:
         text_sha = None
         if page.page_text is not None and page.page_text.text:
             text_sha = hashlib.sha256(page.page_text.text.encode("utf-8")).hexdigest()
-        self._pending.append(
-            _Pending(page, capture_id, record_type, hop_refs, metadata_ref, previous, text_sha)
+        pending = _Pending(
+            page, capture_id, record_type, hop_refs, metadata_ref, previous, text_sha
         )
+        self._write_extras(warc, pending)
+        pending.media[:0] = media
+        self._pending.append(pending)
         self.stats.pages += 1
         self.stats.revisits += record_type == "revisit"
         if len(self._pending) >= self.segment_pages:
             self.commit()
+
+    def _write_extras(self, warc: WarcFileWriter, pending: _Pending) -> None:
+        """Browser, media and post records that follow the page's own."""
+        page = pending.page
+        page_record = pending.hop_refs[-1][0].record_id
+        if page.rendered is not None:
+            browser, new_bytes = write_rendered(warc, self.store, page.rendered, page_record)
+            pending.browser = browser
+            self.stats.new_bytes += new_bytes
+        pending.media = [write_media_exchange(warc, m)[0] for m in page.media]
+        for post in page.posts:
+            moment = page.result.final.fetched_at
+            artefact, record, new_bytes = write_post(warc, self.store, post, moment, page_record)
+            self.stats.new_bytes += new_bytes
+            post_media = [write_media_exchange(warc, m)[0] for m in post.media]
+            pending.posts.append(_PendingPost(post, artefact, record, post_media))
 
     def _already_captured(self, capture_id: str) -> bool:
         if capture_id in self._pending_ids:
@@ -301,6 +356,15 @@ class CaptureWriter:
             captures.append([manifest.capture_id, hashlib.sha256(data).hexdigest()])
             if manifest.text is not None and item.page.page_text is not None:
                 texts[manifest.capture_id] = item.page.page_text.text
+            for post in item.posts:
+                post_manifest = self._post_manifest(manifest, post)
+                data = post_manifest.to_json_bytes()
+                if write_manifest(self.store, post_manifest):
+                    self.stats.new_bytes += len(data)
+                manifests.append(post_manifest)
+                captures.append([post_manifest.capture_id, hashlib.sha256(data).hexdigest()])
+                if post_manifest.text is not None:
+                    texts[post_manifest.capture_id] = post.item.text
         events = segment_events(warc_object.key, warc_object.sha256, warc_name, captures)
         self.custody.append(events)
         for item, manifest in zip(pending, manifests, strict=True):
@@ -394,6 +458,8 @@ class CaptureWriter:
             ),
             text=text_artefact,
             text_problem=page.text_problem,
+            browser=item.browser,
+            media=item.media,
             text_status=text_status,  # type: ignore[arg-type]
             changed=changed,
             previous_capture=previous,
@@ -401,6 +467,55 @@ class CaptureWriter:
             operator=self.run.operator,
             tools=tool_versions(),
             source_options=self.options_ref,
+        )
+
+    def _post_manifest(self, page: CaptureManifest, post: _PendingPost) -> CaptureManifest:
+        """A post's own capture: its JSON record, text and media, in the page's WARC."""
+        item = post.item
+        text = None
+        if item.text:
+            stored = put_payload_bytes(
+                self.store, item.text.encode("utf-8"), "text/plain; charset=utf-8"
+            )
+            if stored.created:
+                self.stats.new_bytes += stored.size
+            text = TextArtefact(
+                key=stored.key,
+                sha256=stored.sha256,
+                title=f"{item.channel}/{item.message_id}",
+                chars=len(item.text),
+                charset="utf-8",
+                extractor="osint-archive telegram preview parser",
+            )
+        warc = page.warc.model_copy(
+            update={
+                "record_type": "resource",
+                "response_record_id": post.record.record_id,
+                "offset": post.record.offset,
+                "length": post.record.length,
+                "refers_to": None,
+            }
+        )
+        return page.model_copy(
+            update={
+                "capture_id": capture_id_for(self.run.source_id, self.run.run_id, item.permalink),
+                "requested_url": item.permalink,
+                "final_url": item.permalink,
+                "content_type": "application/json",
+                "payload_sha256": post.artefact.sha256,
+                "payload_size": len(item.json_bytes()),
+                "truncated": None,
+                "redirect_chain": [],
+                "warc": warc,
+                "text": text,
+                "text_problem": None,
+                "text_status": "changed" if item.edited_since_archived else "new",
+                "changed": item.edited_since_archived,
+                "previous_capture": None,
+                "browser": None,
+                "post": post.artefact,
+                "media": post.media,
+            }
         )
 
     @staticmethod
@@ -437,7 +552,7 @@ def url_state_after(manifest: CaptureManifest, previous: UrlState | None) -> Url
     A truncated body is no reference for later revisits; a revisit keeps pointing at the
     response record that holds the payload.
     """
-    if manifest.truncated is not None:
+    if manifest.truncated is not None or manifest.warc.record_type not in ("response", "revisit"):
         return None
     if manifest.warc.record_type == "revisit":
         if previous is None:

@@ -52,7 +52,10 @@ class WarcLocation(Record):
     sha256: str
     # A plain file name: it becomes a path inside exported packages.
     filename: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-    record_type: Literal["response", "revisit"]
+    # The record holding the capture's main evidence: the page's response (or a revisit of an
+    # identical one); a post's JSON ``resource`` record; for a media file kept as an object,
+    # the ``metadata`` record of its download.
+    record_type: Literal["response", "revisit", "resource", "metadata"]
     response_record_id: str
     request_record_id: str
     metadata_record_id: str
@@ -77,6 +80,82 @@ class ObjectRef(Record):
 
     key: str
     sha256: str
+
+
+class ResourceEntry(Record):
+    """One request a rendering browser made, and where its response record is."""
+
+    url: str
+    method: str = "GET"
+    status: int
+    content_type: str | None = None
+    payload_sha256: str
+    size: int
+    response_record_id: str
+    truncated: str | None = None
+
+
+class FailedRequest(Record):
+    url: str
+    reason: str
+
+
+class BrowserArtefacts(Record):
+    """What rendering the page in a browser added to the capture."""
+
+    browser: str
+    title: str = ""
+    final_url: str
+    screenshot: ObjectRef
+    screenshot_record_id: str
+    dom: ObjectRef
+    dom_record_id: str
+    resources: list[ResourceEntry] = Field(default_factory=list)
+    failed_requests: list[FailedRequest] = Field(default_factory=list)
+    # Dialogs dismissed, popups closed, downloads refused, caps reached.
+    notes: list[str] = Field(default_factory=list)
+    elapsed_seconds: float
+
+
+class MediaArtefact(Record):
+    """A media file (video, audio, photo) kept as its own content-addressed object, so the same
+    file found on several pages is stored once."""
+
+    key: str
+    sha256: str
+    size: int
+    url: str  # where the bytes were downloaded from
+    content_type: str | None = None
+    duration_seconds: float | None = None
+    has_audio: bool | None = None
+    has_video: bool | None = None
+    width: int | None = None
+    height: int | None = None
+    container: str | None = None
+    title: str | None = None
+    extractor: str | None = None  # the yt-dlp extractor, or "direct"
+    downloader: str  # e.g. "osint-archive-http" or "yt-dlp/2026.10.26 (m3u8_native)"
+    info_json: ObjectRef | None = None  # yt-dlp's metadata, as it gave it
+    subtitles: dict[str, ObjectRef] = Field(default_factory=dict)
+    thumbnail: ObjectRef | None = None
+    request_record_id: str | None = None  # the WARC request/metadata records of the download
+    metadata_record_id: str | None = None
+    problem: str | None = None  # e.g. "no audio track"
+
+
+class PostArtefact(Record):
+    """A Telegram post parsed from a preview page, stored as its own JSON record."""
+
+    key: str
+    sha256: str
+    record_id: str  # the WARC resource record holding the same JSON
+    channel: str
+    message_id: int
+    permalink: str
+    posted_at: datetime | None = None
+    views: int | None = None
+    edited: bool = False
+    problems: list[str] = Field(default_factory=list)
 
 
 class PreviousCapture(Record):
@@ -113,6 +192,9 @@ class CaptureManifest(Record):
     changed: bool = False
     previous_capture: PreviousCapture | None = None
     lang: str | None = None  # filled by language detection at indexing time
+    browser: BrowserArtefacts | None = None  # web sources with ``browser: true``
+    post: PostArtefact | None = None  # Telegram: this capture is one post
+    media: list[MediaArtefact] = Field(default_factory=list)
     robots_policy: Literal["obey", "ignore"]
     operator: str = ""
     tools: dict[str, str] = Field(default_factory=dict)

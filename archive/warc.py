@@ -182,17 +182,20 @@ class WarcFileWriter:
         return self._write(record)
 
     def write_metadata(
-        self, url: str, fields: dict[str, Any], moment: datetime, concurrent_to: str
+        self, url: str, fields: dict[str, Any], moment: datetime, concurrent_to: str | None
     ) -> RecordRef:
         """A ``metadata`` record (JSON) about a capture: redirects, TLS, truncation."""
         data = json.dumps(fields, ensure_ascii=False, sort_keys=True).encode("utf-8")
+        headers = {"WARC-Date": warc_date(moment)}
+        if concurrent_to:
+            headers["WARC-Concurrent-To"] = concurrent_to
         record = self._writer.create_warc_record(
             url,
             "metadata",
             payload=io.BytesIO(data),
             length=len(data),
             warc_content_type="application/json",
-            warc_headers_dict={"WARC-Date": warc_date(moment), "WARC-Concurrent-To": concurrent_to},
+            warc_headers_dict=headers,
         )
         return self._write(record)
 

@@ -26,11 +26,12 @@ class Document:
     tags: tuple[str, ...] = field(default_factory=tuple)
 
 
-def page_document(manifest: CaptureManifest, text: str, tags: tuple[str, ...] = ()) -> Document:
-    """The page document of one capture."""
+def capture_document(manifest: CaptureManifest, text: str, tags: tuple[str, ...] = ()) -> Document:
+    """The document of one capture: a page, or a post (kind ``post``, dated when published)."""
+    kind = "post" if manifest.post is not None else "page"
     return Document(
-        id=f"page:{manifest.capture_id}",
-        kind="page",
+        id=f"{kind}:{manifest.capture_id}",
+        kind=kind,
         source=manifest.source_id,
         url=manifest.final_url,
         capture_id=manifest.capture_id,
@@ -38,5 +39,6 @@ def page_document(manifest: CaptureManifest, text: str, tags: tuple[str, ...] = 
         text=text,
         lang=manifest.lang or "und",
         captured_at=manifest.captured_at,
+        published_at=manifest.post.posted_at if manifest.post is not None else None,
         tags=tags,
     )

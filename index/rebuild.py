@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from archive.manifest import CaptureManifest, iter_manifest_keys, read_manifest
 from archive.store import ObjectStore
 from index.backend import SearchBackend
-from index.documents import Document, page_document
+from index.documents import Document, capture_document
 
 BATCH = 500
 
@@ -30,7 +30,7 @@ def archived_documents(store: ObjectStore) -> Iterator[Document]:
             options = json.loads(store.read_bytes(options_key))
             tags_by_options[options_key] = tuple(str(t) for t in options.get("tags", []))
         text = store.read_bytes(manifest.text.key).decode("utf-8")
-        yield page_document(manifest, text, tags_by_options[options_key])
+        yield capture_document(manifest, text, tags_by_options[options_key])
 
 
 def rebuild_index(store: ObjectStore, index: SearchBackend) -> int:

@@ -35,7 +35,7 @@ from collectors.http_fetch import FetchLimits, HttpFetcher
 from collectors.politeness import HostGates
 from collectors.web import CaptureFailure, CrawlReport, WebCrawler
 from index.backend import SearchBackend
-from index.documents import page_document
+from index.documents import capture_document
 from index.rebuild import is_indexed
 from osint_archive.settings import Settings
 from osint_archive.source_lock import SourceBusyError, source_lock
@@ -184,7 +184,7 @@ class SourceRunner:
         self, source: Source, manifests: list[CaptureManifest], texts: dict[str, str]
     ) -> None:
         documents = [
-            page_document(m, texts[m.capture_id], tuple(source.tags))
+            capture_document(m, texts[m.capture_id], tuple(source.tags))
             for m in manifests
             if m.capture_id in texts and is_indexed(m)
         ]
