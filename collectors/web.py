@@ -8,14 +8,14 @@ politeness. A URL that fails is recorded with its stage and reason; the crawl go
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Executor
+from collections.abc import Iterable, Sequence
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 from archive.capture_writer import CommitError, PageCapture
-from collectors.http_fetch import FetchError, FetchResult, HttpFetcher
+from collectors.base import CollectContext, CollectReport
+from collectors.http_fetch import FetchError, FetchResult
 from collectors.netguard import BlockedTargetError
 from collectors.page_text import (
     PageText,
@@ -24,28 +24,8 @@ from collectors.page_text import (
     extract_page_text,
     is_html,
 )
-from collectors.politeness import HostGate, HostGates
+from collectors.politeness import HostGate
 from collectors.robots import RobotsRules, parse_robots, robots_allows
-from osint_archive.sources import Source
-
-
-@dataclass(frozen=True)
-class CaptureFailure:
-    """A URL that yielded nothing to keep: where it failed and why."""
-
-    url: str
-    stage: str
-    reason: str
-
-
-@dataclass
-class CrawlReport:
-    pages: int = 0
-    skipped_by_robots: int = 0
-    failures: list[CaptureFailure] = field(default_factory=list)
-    seed_captured: bool = False
-    seed_status: int | None = None  # None on a resumed run that captured the seed earlier
-    stopped_by_time: bool = False
 
 
 def normalise_url(url: str) -> str:
@@ -80,30 +60,22 @@ def extract_for_index(
 class WebCrawler:
     """Crawls one web source into a sink that archives each ``PageCapture``."""
 
-    def __init__(
-        self,
-        source: Source,
-        fetcher: HttpFetcher,
-        sink: Callable[[PageCapture], None],
-        already_captured: dict[str, tuple[int, list[str]]] | None = None,
-        on_progress: Callable[[int], None] | None = None,
-        extract_executor: Executor | None = None,
-        gates: HostGates | None = None,
-    ) -> None:
-        self.source = source
-        self.fetcher = fetcher
-        self.sink = sink
-        self.gates = gates or HostGates()
-        self.report = CrawlReport()
-        self.on_progress = on_progress
-        self.extract_executor = extract_executor
+    def __init__(self, ctx: CollectContext) -> None:
+        self.ctx = ctx
+        self.source = ctx.source
+        self.fetcher = ctx.fetcher
+        self.sink = ctx.sink
+        self.gates = ctx.gates
+        self.report = CollectReport()
+        self.on_progress = ctx.on_progress
+        self.extract_executor = ctx.extract_executor
         # URLs captured earlier in this same run (a resumed run): skipped, links re-queued.
-        self.already_captured = already_captured or {}
+        self.already_captured = ctx.already_captured
         self._robots: dict[str, asyncio.Task[RobotsRules]] = {}
         self._seen: set[str] = set()
         self._started = 0
 
-    async def crawl(self) -> CrawlReport:
+    async def collect(self) -> CollectReport:
         """Run the crawl to completion, the page cap or the run-time cap.
 
         The crawl goes level by level: every page at depth d is done before depth d + 1
@@ -165,7 +137,7 @@ class WebCrawler:
         return found
 
     def _fail(self, url: str, stage: str, reason: str) -> None:
-        self.report.failures.append(CaptureFailure(url, stage, reason))
+        self.report.fail(url, stage, reason)
 
     async def _visit(self, url: str, depth: int) -> Sequence[str]:
         """Capture one URL; returns its in-scope links."""

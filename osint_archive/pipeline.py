@@ -31,9 +31,10 @@ from archive.manifest import CaptureManifest, iter_manifest_keys, read_manifest
 from archive.store import ObjectNotFoundError, ObjectStore
 from archive.timestamps import TimestampAuthority, TimestampError, stamp_record, token_keys_for
 from archive.url_state import load_url_state, save_url_state
+from collectors.base import CaptureFailure, CollectContext, CollectReport
 from collectors.http_fetch import FetchLimits, HttpFetcher
 from collectors.politeness import HostGates
-from collectors.web import CaptureFailure, CrawlReport, WebCrawler
+from collectors.web import WebCrawler
 from index.backend import SearchBackend
 from index.documents import capture_document
 from index.rebuild import is_indexed
@@ -303,16 +304,17 @@ class SourceRunner:
             user_agent=source.user_agent or self.settings.user_agent,
         )
         try:
-            crawler = WebCrawler(
+            ctx = CollectContext(
                 source,
                 fetcher,
                 writer.add,
+                self.store,
+                self.gates,
                 already,
                 on_progress,
                 self.extract_executor,
-                self.gates,
             )
-            report = await crawler.crawl()
+            report = await WebCrawler(ctx).collect()
             writer.commit()
         except CommitError as err:
             writer.abort()
@@ -345,7 +347,7 @@ class SourceRunner:
         return outcome
 
 
-def crawl_notes(source: Source, report: CrawlReport) -> list[str]:
+def crawl_notes(source: Source, report: CollectReport) -> list[str]:
     """What an admin should know although nothing failed outright."""
     notes = []
     if report.stopped_by_time:

@@ -108,6 +108,16 @@ class Source(BaseModel):
     max_run_seconds: Seconds = 3600
     timeout_seconds: Seconds = 30
     user_agent: str | None = None
+    # Media (kind video, and media found on pages and posts), fetched with yt-dlp's help.
+    media: bool = True  # download the photos and videos of posts and pages
+    max_video_height: int = Field(720, ge=144, le=4320)
+    max_media_bytes: int = Field(2_000_000_000, ge=1)
+    max_media_seconds: Seconds = 6 * 3600
+    video_format: str | None = Field(None, description="yt-dlp format selector; overrides height")
+    subtitles: bool = True
+    # Browser capture (web sources with browser: true).
+    page_seconds: Seconds = 60
+    scroll_steps: int = Field(20, ge=0, le=1000)
     language: str | None = Field(None, pattern=r"^[a-z]{2}$")
     tags: list[str] = []
     description: str = ""

@@ -1,0 +1,77 @@
+"""The collector extension point: what every source kind gets, and what it reports back.
+
+One collector per kind (``web``, browser-rendered ``web``, ``telegram``, ``video``), each in its
+own module. A collector fetches through the shared guarded ``HttpFetcher``, hands every capture
+to the archive's sink, and reports failures with their stage and reason instead of raising:
+one bad URL never stops a source, and one bad source never stops the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from archive.capture_writer import PageCapture
+from archive.store import ObjectStore
+from collectors.http_fetch import HttpFetcher
+from collectors.politeness import HostGates
+from osint_archive.sources import Source
+
+if TYPE_CHECKING:
+    from collectors.browser import BrowserSession
+
+
+@dataclass(frozen=True)
+class CaptureFailure:
+    """A URL that yielded nothing to keep: where it failed and why."""
+
+    url: str
+    stage: str
+    reason: str
+
+
+@dataclass
+class CollectReport:
+    """What one collector run did; the pipeline turns it into the source's outcome."""
+
+    pages: int = 0
+    skipped_by_robots: int = 0
+    failures: list[CaptureFailure] = field(default_factory=list)
+    seed_captured: bool = False
+    seed_status: int | None = None  # None on a resumed run that captured the seed earlier
+    stopped_by_time: bool = False
+    # Kind-specific counts for the summary, e.g. {"posts": 12, "media": 3}.
+    counts: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def fail(self, url: str, stage: str, reason: str) -> None:
+        self.failures.append(CaptureFailure(url, stage, reason))
+
+    def count(self, what: str, n: int = 1) -> None:
+        self.counts[what] = self.counts.get(what, 0) + n
+
+
+@dataclass
+class CollectContext:
+    """Everything a collector may use; built once per source run by the pipeline."""
+
+    source: Source
+    fetcher: HttpFetcher
+    sink: Callable[[PageCapture], None]
+    store: ObjectStore  # for state cursors and media objects
+    gates: HostGates
+    # URLs captured earlier in this same run (a resumed run), with depth and links.
+    already_captured: dict[str, tuple[int, list[str]]] = field(default_factory=dict)
+    on_progress: Callable[[int], None] | None = None
+    extract_executor: Executor | None = None
+    browser: BrowserSession | None = None
+
+
+class Collector(Protocol):
+    """Collects one source once."""
+
+    async def collect(self) -> CollectReport:
+        """Capture what the source has now; never raises for a single URL's failure."""
+        ...
