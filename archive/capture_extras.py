@@ -181,6 +181,7 @@ def write_media_exchange(
         exchange.ip_address,
         exchange.request_body,
     )
+    exchange.close()  # the bytes are in the object store; the temporary copy can go
     ids = {"request_record_id": request.record_id, "metadata_record_id": metadata.record_id}
     return artefact.model_copy(update=ids), metadata, request
 

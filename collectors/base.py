@@ -45,6 +45,8 @@ class CollectReport:
     # Kind-specific counts for the summary, e.g. {"posts": 12, "media": 3}.
     counts: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # Run by the pipeline once every capture is committed (cursors, custody events about them).
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
 
     def fail(self, url: str, stage: str, reason: str) -> None:
         self.failures.append(CaptureFailure(url, stage, reason))
@@ -58,6 +60,7 @@ class CollectContext:
     """Everything a collector may use; built once per source run by the pipeline."""
 
     source: Source
+    run_id: str
     fetcher: HttpFetcher
     sink: Callable[[PageCapture], None]
     store: ObjectStore  # for state cursors and media objects
@@ -67,6 +70,8 @@ class CollectContext:
     on_progress: Callable[[int], None] | None = None
     extract_executor: Executor | None = None
     browser: BrowserSession | None = None
+    # Media downloads: bodies on disk for ffprobe, the source's media size cap.
+    media_fetcher: HttpFetcher | None = None
 
 
 class Collector(Protocol):

@@ -270,9 +270,13 @@ class HttpFetcher:
         user_agent: str,
         ssl_context: ssl.SSLContext | None = None,
         connections: int = 64,
+        bodies_on_disk: bool = False,
     ) -> None:
+        """``bodies_on_disk``: every body goes to a named temporary file (``body.name``), for
+        media that other programs (ffprobe) must read; otherwise small bodies stay in memory."""
         self.policy = policy
         self.limits = limits
+        self.bodies_on_disk = bodies_on_disk
         connector = aiohttp.TCPConnector(
             resolver=GuardedResolver(policy),
             limit=connections,
@@ -423,7 +427,11 @@ class HttpFetcher:
         # warcio writes headers with non-ASCII bytes percent-encoded (to_ascii_bytes); the
         # block digest must cover the bytes as written, or `warcio check` fails.
         block_digest = hashlib.sha256(response_head.to_ascii_bytes())
-        body = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
+        body: IO[bytes] = (
+            tempfile.NamedTemporaryFile(prefix="osint-archive-")  # noqa: SIM115
+            if self.bodies_on_disk
+            else tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
+        )
         size = 0
         truncated: str | None = None
         remaining = self.limits.max_seconds - (time.monotonic() - started)

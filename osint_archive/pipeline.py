@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from archive.capture_writer import (
     CaptureRun,
@@ -34,8 +35,11 @@ from archive.url_state import load_url_state, save_url_state
 from collectors.base import CaptureFailure, CollectContext, CollectReport
 from collectors.http_fetch import FetchLimits, HttpFetcher
 from collectors.politeness import HostGates
-from collectors.web import WebCrawler
+from collectors.registry import COLLECTORS, collector_for
 from index.backend import SearchBackend
+
+if TYPE_CHECKING:
+    from collectors.browser import BrowserSession
 from index.documents import capture_document
 from index.rebuild import is_indexed
 from osint_archive.settings import Settings
@@ -57,6 +61,7 @@ class SourceOutcome:
     changed: int = 0
     failures: list[CaptureFailure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)  # posts, media
     error: str = ""
 
 
@@ -122,6 +127,10 @@ def _read_text(store: ObjectStore, manifest: CaptureManifest) -> str:
     return store.read_bytes(manifest.text.key).decode("utf-8") if manifest.text else ""
 
 
+# A media file may take far longer than a page; the size cap still bounds it.
+MEDIA_FETCH_SECONDS = 3600.0
+
+
 class SourceRunner:
     """Runs one source: opens or resumes its run, crawls, commits, indexes."""
 
@@ -134,7 +143,9 @@ class SourceRunner:
         extract_executor: ProcessPoolExecutor | None = None,
         segment_pages: int = 100,
         gates: HostGates | None = None,
+        browser: BrowserSession | None = None,
     ) -> None:
+        self.browser = browser
         self.segment_pages = segment_pages
         self.gates = gates or HostGates()
         self.settings = settings
@@ -238,7 +249,7 @@ class SourceRunner:
         self, source: Source, on_progress: Callable[[int], None] | None = None
     ) -> SourceOutcome:
         outcome = SourceOutcome(source_id=source.id)
-        if source.kind != "web" or source.browser:
+        if source.kind not in COLLECTORS or (source.browser and self.browser is None):
             what = "browser capture" if source.browser else f"kind {source.kind!r}"
             outcome.error = f"no collector for {what} in this version"
             return outcome
@@ -271,6 +282,28 @@ class SourceRunner:
         _save_journal(self.store, source.id, journal)
         return journal, {}
 
+    def _fetchers(self, source: Source) -> tuple[HttpFetcher, HttpFetcher]:
+        """The page fetcher, and the media fetcher (bodies on disk, the media size cap)."""
+        user_agent = source.user_agent or self.settings.user_agent
+        fetcher = HttpFetcher(
+            self.settings.network,
+            FetchLimits(
+                max_bytes=source.max_bytes,
+                max_seconds=source.max_seconds,
+                timeout_seconds=source.timeout_seconds,
+            ),
+            user_agent=user_agent,
+        )
+        media_limits = FetchLimits(
+            max_bytes=source.max_media_bytes,
+            max_seconds=max(source.max_seconds, MEDIA_FETCH_SECONDS),
+            timeout_seconds=source.timeout_seconds,
+        )
+        media_fetcher = HttpFetcher(
+            self.settings.network, media_limits, user_agent=user_agent, bodies_on_disk=True
+        )
+        return fetcher, media_fetcher
+
     async def _run_locked(
         self,
         source: Source,
@@ -294,18 +327,11 @@ class SourceRunner:
             on_committed=lambda ms, texts: self._after_commit(source, ms, texts, outcome),
             segment_pages=self.segment_pages,
         )
-        fetcher = HttpFetcher(
-            self.settings.network,
-            FetchLimits(
-                max_bytes=source.max_bytes,
-                max_seconds=source.max_seconds,
-                timeout_seconds=source.timeout_seconds,
-            ),
-            user_agent=source.user_agent or self.settings.user_agent,
-        )
+        fetcher, media_fetcher = self._fetchers(source)
         try:
             ctx = CollectContext(
                 source,
+                journal.run_id,
                 fetcher,
                 writer.add,
                 self.store,
@@ -313,9 +339,13 @@ class SourceRunner:
                 already,
                 on_progress,
                 self.extract_executor,
+                self.browser,
+                media_fetcher,
             )
-            report = await WebCrawler(ctx).collect()
+            report = await collector_for(ctx).collect()
             writer.commit()
+            for hook in report.after_commit:
+                hook()
         except CommitError as err:
             writer.abort()
             outcome.error = f"{err}; the run stays open and the next pass resumes it"
@@ -325,6 +355,7 @@ class SourceRunner:
             raise
         finally:
             await fetcher.close()
+            await media_fetcher.close()
         _save_journal(self.store, source.id, replace(journal, status="complete"))
         stats = writer.stats
         outcome.pages = writer.stats.pages + len(already)  # robots.txt included, like revisits
@@ -334,7 +365,8 @@ class SourceRunner:
             stats.changed,
         )
         outcome.failures = report.failures
-        outcome.notes += crawl_notes(source, report)
+        outcome.counts = report.counts
+        outcome.notes += crawl_notes(source, report) + report.notes
         outcome.ok = report.seed_captured and (report.seed_status or 200) < 400
         if not report.seed_captured:
             reasons = [f.reason for f in report.failures if f.stage != "robots"]
