@@ -128,11 +128,7 @@ def _index_manifest(
                 capture_id=capture_id,
             )
         )
-    refs = [(manifest.warc.key, manifest.warc.sha256)]
-    refs.append((manifest.source_options.key, manifest.source_options.sha256))
-    if manifest.text is not None:
-        refs.append((manifest.text.key, manifest.text.sha256))
-    for ref_key, ref_sha256 in refs:
+    for ref_key, ref_sha256 in manifest.object_refs():
         index.references.add(ref_key, referrer)
         if sha256_of_payload_key(ref_key) != ref_sha256:
             findings.append(

@@ -214,7 +214,8 @@ def _check_record(
     else:
         scan.digests_unchecked += 1
     payload_digest = headers.get_header("WARC-Payload-Digest")
-    if record_type in ("response", "revisit"):
+    if record_type in ("response", "revisit", "resource", "metadata"):
+        # The record types a manifest may name as the capture's main evidence.
         scan.positions[record_id] = (offset, iterator.get_record_length())
     if record_type in ("response", "resource") and payload_digest:
         scan.payload_digests[record_id] = normalise_digest(payload_digest)

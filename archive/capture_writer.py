@@ -345,6 +345,7 @@ class CaptureWriter:
             json.dumps(links, ensure_ascii=False).encode("utf-8"),
         )
         manifests = []
+        page_manifests = []  # one per page, for URL state; posts come after their page
         texts: dict[str, str] = {}
         captures = []
         for item in pending:
@@ -353,6 +354,7 @@ class CaptureWriter:
             if write_manifest(self.store, manifest):
                 self.stats.new_bytes += len(data)
             manifests.append(manifest)
+            page_manifests.append(manifest)
             captures.append([manifest.capture_id, hashlib.sha256(data).hexdigest()])
             if manifest.text is not None and item.page.page_text is not None:
                 texts[manifest.capture_id] = item.page.page_text.text
@@ -367,7 +369,7 @@ class CaptureWriter:
                     texts[post_manifest.capture_id] = post.item.text
         events = segment_events(warc_object.key, warc_object.sha256, warc_name, captures)
         self.custody.append(events)
-        for item, manifest in zip(pending, manifests, strict=True):
+        for item, manifest in zip(pending, page_manifests, strict=True):
             self._save_state(item, manifest)
         try:
             if self.on_committed is not None:

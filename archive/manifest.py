@@ -206,6 +206,23 @@ class CaptureManifest(Record):
     def key(self) -> str:
         return manifest_key(self.source_id, self.run_day, self.capture_id)
 
+    def object_refs(self) -> list[tuple[str, str]]:
+        """(key, sha256) of every stored object this capture names: WARC, options, text,
+        post record, media with their metadata, subtitles and thumbnails, screenshot, DOM."""
+        refs: list[ObjectRef] = [ObjectRef(key=self.warc.key, sha256=self.warc.sha256)]
+        refs.append(self.source_options)
+        if self.text is not None:
+            refs.append(ObjectRef(key=self.text.key, sha256=self.text.sha256))
+        if self.post is not None:
+            refs.append(ObjectRef(key=self.post.key, sha256=self.post.sha256))
+        if self.browser is not None:
+            refs += [self.browser.screenshot, self.browser.dom]
+        for media in self.media:
+            refs.append(ObjectRef(key=media.key, sha256=media.sha256))
+            refs += [ref for ref in (media.info_json, media.thumbnail) if ref is not None]
+            refs += media.subtitles.values()
+        return [(ref.key, ref.sha256) for ref in refs]
+
     @property
     def run_day(self) -> datetime:
         """Manifests are filed under the day their run started, so a resumed run finds them."""

@@ -107,6 +107,7 @@ class TelegramCollector:
             self.report.fail(self.source.url, "channel", str(err))
             return self.report
         pages = 0
+        last_before: int | None = None
         while url is not None and pages < self.source.max_pages:
             page = await self._capture_page(url, first=pages == 0)
             pages += 1
@@ -116,7 +117,10 @@ class TelegramCollector:
                 break
             if page.posts[0].message_id <= self.cursor.last_message_id:
                 break  # reached what earlier runs archived
-            url = page.more_url
+            if last_before is not None and page.before >= last_before:
+                self.report.notes.append(f"{url}: the older-posts link does not go back; stopped")
+                break
+            last_before, url = page.before, page.more_url
         else:
             if url is not None:
                 self.report.notes.append(

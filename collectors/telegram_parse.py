@@ -43,7 +43,7 @@ NotAChannelReason = Literal["not_found", "private", "not_telegram"]
 
 _CHANNEL_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 _BACKGROUND_URL = re.compile(r"""background-image\s*:\s*url\(\s*(['"]?)(.*?)\1\s*\)""", re.I)
-_VIEWS = re.compile(r"^(\d+(?:[.,]\d+)?)([KMB]?)$", re.I)
+_VIEWS = re.compile(r"^(\d{1,15}(?:[.,]\d{1,3})?)([KMB]?)$", re.I)  # no absurd lengths
 _VIEW_MULTIPLIERS = {"": 1, "K": 1_000, "M": 1_000_000, "B": 1_000_000_000}
 _EDITED = re.compile(r"\bedited\b", re.I)
 # Parts of a message that quote or describe something else: their text, links and media are
@@ -199,8 +199,11 @@ def parse_preview_page(html: bytes | str, page_url: str) -> PreviewPage:
     """
     if isinstance(html, bytes):
         html = html.decode("utf-8", errors="replace")
+    else:  # lone surrogates cannot reach the parser, which works on UTF-8
+        html = html.encode("utf-8", errors="replace").decode("utf-8")
     tree = LexborHTMLParser(html)
     channel_name = _require_channel_page(tree, page_url)
+    scheme, netloc, _, _, _ = urlsplit(page_url)
 
     posts: dict[int, TelegramPost] = {}
     skipped: list[str] = []
@@ -224,14 +227,23 @@ def parse_preview_page(html: bytes | str, page_url: str) -> PreviewPage:
         title=_channel_title(tree),
         posts=tuple(posts[key] for key in sorted(posts)),
         before=before,
-        more_url=preview_url(page_url, before) if before is not None else None,
+        more_url=(
+            urlunsplit((scheme, netloc, f"/s/{channel_name}", f"before={before}", ""))
+            if before is not None
+            else None
+        ),
         skipped=tuple(skipped),
     )
 
 
 def _channel_in_path(page_url: str) -> str | None:
     """The channel of a ``/s/<channel>`` URL; None for any other path."""
-    segments = [segment for segment in urlsplit(page_url).path.split("/") if segment]
+    try:
+        path = urlsplit(page_url).path
+    except ValueError as error:
+        message = f"{page_url!r} is not a URL: {error}"
+        raise NotAChannelPage(message, "not_telegram", page_url) from error
+    segments = [segment for segment in path.split("/") if segment]
     if len(segments) >= 2 and segments[0] == "s" and _CHANNEL_NAME.match(segments[1]):
         return segments[1]
     return None
@@ -283,7 +295,9 @@ def _parse_post(message: LexborNode, channel: str, message_id: int, page_url: st
     problems: list[str] = []
     service = "service_message" in _classes(message)
     # The first match is the outermost: t.me nests an album's caption in a second text block.
-    text_node = _own_first(message, ".tgme_widget_message_text")
+    # A reply's quote is marked js-message_reply_text, which also covers a quote torn out of
+    # its reply link by broken nesting.
+    text_node = _own_first(message, ".tgme_widget_message_text:not(.js-message_reply_text)")
     text_html = (text_node.inner_html or "") if text_node is not None else ""
     text = _plain_text(text_node) if text_node is not None else ""
 
@@ -295,7 +309,7 @@ def _parse_post(message: LexborNode, channel: str, message_id: int, page_url: st
     forwarded_href = forwarded.attributes.get("href") if forwarded is not None else None
     link_preview = _link_preview(message, page_url, problems)
     outlinks = _links(text_node, page_url) if text_node is not None else []
-    if link_preview is not None:
+    if link_preview is not None and link_preview.url.startswith(("http://", "https://")):
         outlinks.append(link_preview.url)
 
     parts = urlsplit(page_url)
@@ -310,7 +324,7 @@ def _parse_post(message: LexborNode, channel: str, message_id: int, page_url: st
         edited=meta is not None and _EDITED.search(_own_text(meta)) is not None,
         author=_text_or_none(author_node),
         forwarded_from=_text_or_none(forwarded),
-        forwarded_from_url=urljoin(page_url, forwarded_href) if forwarded_href else None,
+        forwarded_from_url=_absolute(forwarded_href, page_url),
         service=service,
         outlinks=tuple(dict.fromkeys(outlinks)),
         link_preview=link_preview,
@@ -335,7 +349,11 @@ def _posted_at(message: LexborNode, problems: list[str]) -> datetime | None:
     if moment.tzinfo is None:
         problems.append(f"date without a time zone, read as UTC: {shown!r}")
         return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        problems.append(f"date out of range: {shown!r}")
+        return None
 
 
 def _views(message: LexborNode, service: bool, problems: list[str]) -> int | None:
@@ -356,13 +374,14 @@ def _link_preview(message: LexborNode, page_url: str, problems: list[str]) -> Li
     if node is None or _inside(node, message, frozenset({"tgme_widget_message_reply"})):
         return None
     href = (node.attributes.get("href") or "").strip()
-    if not href:
-        problems.append("link preview without a link")
+    url = _absolute(href, page_url)
+    if url is None:
+        problems.append(f"link preview without a usable link: {href!r}")
         return None
     image = node.css_first(".link_preview_image, .link_preview_right_image")
     description = node.css_first(".link_preview_description")
     return LinkPreview(
-        url=urljoin(page_url, href),
+        url=url,
         site_name=_text_or_none(node.css_first(".link_preview_site_name")),
         title=_text_or_none(node.css_first(".link_preview_title")),
         description=(_plain_text(description) or None) if description is not None else None,
@@ -377,7 +396,7 @@ def _media(message: LexborNode, page_url: str, problems: list[str]) -> list[Tele
             continue
         classes = _classes(node)
         href = node.attributes.get("href")
-        link = urljoin(page_url, href) if href else None
+        link = _absolute(href, page_url)
         if "tgme_widget_message_photo_wrap" in classes:
             item = TelegramMedia("photo", _background_url(node, page_url), link=link)
         elif classes & {
@@ -437,7 +456,8 @@ def _document(node: LexborNode, link: str | None) -> TelegramMedia:
 def _older_page_cursor(tree: LexborHTMLParser) -> int | None:
     node = tree.css_first("a.tme_messages_more[data-before]")
     shown = (node.attributes.get("data-before") or "").strip() if node is not None else ""
-    return int(shown) if shown.isascii() and shown.isdigit() else None
+    # 0 would name the newest page again: a crawler following it would never stop.
+    return int(shown) if shown.isascii() and shown.isdigit() and int(shown) > 0 else None
 
 
 def _channel_title(tree: LexborHTMLParser) -> str | None:
@@ -503,8 +523,8 @@ def _links(node: LexborNode, page_url: str) -> list[str]:
         href = (anchor.attributes.get("href") or "").strip()
         if not href or href.startswith(("?", "#")):
             continue
-        url = urljoin(page_url, href)
-        if urlsplit(url).scheme in ("http", "https"):
+        url = _absolute(href, page_url)
+        if url is not None and url.startswith(("http://", "https://")):
             links.append(url)
     return links
 
@@ -517,9 +537,14 @@ def _background_url(node: LexborNode | None, page_url: str) -> str | None:
 
 
 def _absolute(url: str | None, page_url: str) -> str | None:
-    """An absolute URL (t.me writes some as ``//host/path``); None when empty."""
+    """An absolute URL (t.me writes some as ``//host/path``); None when empty or malformed."""
     url = (url or "").strip()
-    return urljoin(page_url, url) if url else None
+    if not url:
+        return None
+    try:
+        return urljoin(page_url, url)
+    except ValueError:  # e.g. an unclosed "[" where an IPv6 host should be
+        return None
 
 
 def _text_or_none(node: LexborNode | None) -> str | None:

@@ -63,16 +63,21 @@ def sources_validate(config_path: Path | None) -> None:
 
 def summary_table(outcomes: Sequence[SourceOutcome]) -> Table:
     table = Table(title="osint-archive run")
-    for column in ("source", "status", "pages", "new bytes", "revisits", "changed", "failures"):
-        table.add_column(column, justify="left" if column in ("source", "status") else "right")
+    columns = ("source", "kind", "status", "pages", "posts", "media", "new bytes", "revisits")
+    for column in (*columns, "changed", "failures"):
+        left = column in ("source", "kind", "status")
+        table.add_column(column, justify="left" if left else "right")
     for o in outcomes:
         status = (
             ("[green]ok[/]" + (" (resumed)" if o.resumed else "")) if o.ok else "[red]failed[/]"
         )
         table.add_row(
             o.source_id,
+            o.kind,
             status,
             str(o.pages),
+            str(o.counts.get("posts", "")),
+            str(o.counts.get("media", "")),
             human_bytes(o.new_bytes),
             str(o.revisits),
             str(o.changed),

@@ -52,6 +52,7 @@ class SourceOutcome:
     """The summary line of one source in one pass."""
 
     source_id: str
+    kind: str = ""
     run_id: str = ""
     ok: bool = False
     resumed: bool = False
@@ -248,7 +249,8 @@ class SourceRunner:
     async def run(
         self, source: Source, on_progress: Callable[[int], None] | None = None
     ) -> SourceOutcome:
-        outcome = SourceOutcome(source_id=source.id)
+        kind = "browser" if source.browser else source.kind
+        outcome = SourceOutcome(source_id=source.id, kind=kind)
         if source.kind not in COLLECTORS or (source.browser and self.browser is None):
             what = "browser capture" if source.browser else f"kind {source.kind!r}"
             outcome.error = f"no collector for {what} in this version"
@@ -418,7 +420,9 @@ async def run_sources(
                 try:
                     outcome = await runner.run(source, progress)
                 except Exception as err:
-                    outcome = SourceOutcome(source.id, error=f"{type(err).__name__}: {err}")
+                    outcome = SourceOutcome(
+                        source.id, source.kind, error=f"{type(err).__name__}: {err}"
+                    )
                 if on_done:
                     on_done(outcome)
                 return outcome

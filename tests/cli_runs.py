@@ -61,3 +61,31 @@ def archive_of_demo_runs(tmp: Path, runs: int, source_id: str = "demo-news") -> 
             done = run_cli(tmp / "home", "run", "--config", str(config))
             assert done.returncode == 0, done.stderr
     return tmp / "home" / "archive"
+
+
+def stored_manifests(archive: Path, source_id: str) -> list[dict[str, object]]:
+    """Every capture manifest of a source, as JSON."""
+    import json
+
+    return [
+        json.loads(path.read_bytes())
+        for path in sorted((archive / "captures" / source_id).rglob("*.json"))
+    ]
+
+
+def warcio_check(archive: Path, key: str) -> subprocess.CompletedProcess[str]:
+    """``warcio check -v`` on one stored WARC (digests of every record)."""
+    return subprocess.run(
+        [str(BIN / "warcio"), "check", "-v", str(archive / key)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def custody_events(archive: Path, chain: str) -> list[dict[str, object]]:
+    import json
+
+    paths = sorted((archive / "custody" / chain).glob("*.json"))
+    return [json.loads(path.read_bytes()) for path in paths]
