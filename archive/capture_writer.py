@@ -42,7 +42,7 @@ from archive.manifest import (
 )
 from archive.store import ObjectStore, put_payload_bytes
 from archive.url_state import StoredResponse, UrlState, load_url_state, save_url_state
-from archive.versions import software_string, tool_versions
+from archive.versions import capture_tools, software_string, tool_versions
 from archive.warc import RecordRef, WarcFileWriter, warc_date
 from collectors.http_fetch import FetchResult, HttpExchange
 from collectors.page_text import PageText, extractor_version
@@ -127,6 +127,7 @@ class CaptureRun:
     robots_policy: str
     operator: str
     options: dict[str, object] = field(default_factory=dict)
+    browser: bool = False
 
     @property
     def run_day(self) -> datetime:
@@ -467,7 +468,7 @@ class CaptureWriter:
             previous_capture=previous,
             robots_policy=self.run.robots_policy,  # type: ignore[arg-type]
             operator=self.run.operator,
-            tools=tool_versions(),
+            tools=capture_tools(self.run.kind, self.run.browser),
             source_options=self.options_ref,
         )
 

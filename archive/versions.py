@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import subprocess
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 
@@ -21,6 +22,31 @@ def tool_versions() -> dict[str, str]:
     found = {name: package_version(name) for name in names}
     found["python"] = platform.python_version()
     return found
+
+
+@cache
+def ffprobe_version() -> str:
+    """The first line of ``ffprobe -version`` ("unknown" when it is not installed)."""
+    try:
+        done = subprocess.run(
+            ["ffprobe", "-version"], capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    first = done.stdout.splitlines()[0] if done.stdout else ""
+    return first.removeprefix("ffprobe version ").split(" ")[0] or "unknown"
+
+
+def capture_tools(kind: str, browser: bool = False) -> dict[str, str]:
+    """The tools recorded in a capture's manifest: the common ones, and those of its kind."""
+    tools = dict(tool_versions())
+    if kind == "video":
+        tools["yt-dlp"] = package_version("yt-dlp")
+    if kind in ("video", "telegram"):  # media are probed with ffprobe
+        tools["ffprobe"] = ffprobe_version()
+    if browser:
+        tools["playwright"] = package_version("playwright")
+    return {name: v for name, v in tools.items() if v}
 
 
 def software_string() -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO, cast
 
 from archive.capture_extras import MediaDownload
@@ -78,7 +79,7 @@ async def download_media(
             raise MediaDownloadError(url, "media", f"the media URL returned {content_type}")
         probe = None
         if hints.kind != "photo":
-            probe = await _probe(url, final.body.name)
+            probe = await _probe(url, Path(final.body.name))
         final.body.seek(0)
         stored = await asyncio.to_thread(
             put_payload,
@@ -104,7 +105,7 @@ async def download_media(
         raise
 
 
-async def _probe(url: str, path: str) -> MediaProbe:
+async def _probe(url: str, path: Path) -> MediaProbe:
     try:
         return await asyncio.to_thread(probe_media, path)
     except CorruptMediaError as err:
@@ -119,7 +120,7 @@ def _probe_fields(probe: MediaProbe) -> dict[str, object]:
         "has_video": probe.has_video,
         "width": probe.width,
         "height": probe.height,
-        "container": probe.container,
+        "container": probe.format_name,
         "problem": None if probe.has_audio else "no audio track",
     }
 

@@ -324,6 +324,7 @@ class SourceRunner:
                 source.robots,
                 self.operator,
                 options=source.model_dump(mode="json", exclude={"description"}),
+                browser=source.browser,
             ),
             custody,
             on_committed=lambda ms, texts: self._after_commit(source, ms, texts, outcome),
