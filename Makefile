@@ -40,10 +40,14 @@ bench: $(STAMP) system-deps
 	$(BIN)/python -m bench.export
 	$(BIN)/python -m bench.report
 
-# Debian packages the tests and benchmarks use; installed only when missing (needs root).
-SYSTEM_PACKAGES := wget openssl zip
+# Debian packages the collectors, tests and benchmarks use (package:command), installed only when
+# missing (needs root): Chromium for browser capture, ffmpeg/ffprobe for media, festival with its
+# Russian voice and espeak-ng to synthesise test speech, curl and wget as benchmark references.
+SYSTEM_PACKAGES := wget:wget openssl:openssl zip:zip curl:curl chromium:chromium ffmpeg:ffprobe \
+  festival:text2wave festvox-ru:/usr/share/festival/voices/russian espeak-ng:espeak-ng
 system-deps:
-	@missing=""; for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	@missing=""; for entry in $(SYSTEM_PACKAGES); do p=$${entry%%:*}; c=$${entry#*:}; \
+	  command -v $$c >/dev/null || [ -e $$c ] || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \

@@ -114,6 +114,7 @@ def write_rendered(
     resources = []
     for result in rendered.subresources:
         refs = write_hops(warc, result)
+        result.close()  # written: the temporary bodies can go
         final = result.final
         resources.append(
             ResourceEntry(

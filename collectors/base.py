@@ -20,7 +20,7 @@ from collectors.politeness import HostGates
 from osint_archive.sources import Source
 
 if TYPE_CHECKING:
-    from collectors.browser import BrowserSession
+    from collectors.browser import SourceContext
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ class CollectContext:
     already_captured: dict[str, tuple[int, list[str]]] = field(default_factory=dict)
     on_progress: Callable[[int], None] | None = None
     extract_executor: Executor | None = None
-    browser: BrowserSession | None = None
+    browser: SourceContext | None = None  # browser: true: the source's own browser context
     # Media downloads: bodies on disk for ffprobe, the source's media size cap.
     media_fetcher: HttpFetcher | None = None
 

@@ -43,6 +43,8 @@ class MediaHints:
     title: str | None = None
     extractor: str | None = None
     kind: str = "video"  # "video", "audio" or "photo"; photos are not probed
+    # Often unknown before the download (a plain <video> link states none): checked on the file.
+    max_duration_seconds: float | None = None
 
 
 async def download_media(
@@ -79,7 +81,7 @@ async def download_media(
             raise MediaDownloadError(url, "media", f"the media URL returned {content_type}")
         probe = None
         if hints.kind != "photo":
-            probe = await _probe(url, Path(final.body.name))
+            probe = await _probe(url, Path(final.body.name), hints.max_duration_seconds)
         final.body.seek(0)
         stored = await asyncio.to_thread(
             put_payload,
@@ -105,11 +107,18 @@ async def download_media(
         raise
 
 
-async def _probe(url: str, path: Path) -> MediaProbe:
+async def _probe(url: str, path: Path, max_duration: float | None) -> MediaProbe:
     try:
-        return await asyncio.to_thread(probe_media, path)
+        probe = await asyncio.to_thread(probe_media, path)
     except CorruptMediaError as err:
         raise MediaDownloadError(url, "media", f"not playable media: {err}") from err
+    if max_duration is not None and probe.duration is not None and probe.duration > max_duration:
+        raise MediaDownloadError(
+            url,
+            "caps",
+            f"duration {probe.duration:g} s exceeds max_media_seconds ({max_duration:g} s)",
+        )
+    return probe
 
 
 def _probe_fields(probe: MediaProbe) -> dict[str, object]:

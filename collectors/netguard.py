@@ -88,6 +88,23 @@ class NetworkPolicy:
             if literal is not None:
                 self.check_address(literal)
 
+    def check_url_resolving(self, url: str) -> None:
+        """``check_url``, then resolve the host and check every address (blocking).
+
+        For programs that connect by themselves (yt-dlp): they resolve the name again, so a
+        rebinding DNS answer could still differ; the fetcher's own connections are checked at
+        connect time instead.
+        """
+        self.check_url(url)
+        host = urlsplit(url).hostname or ""
+        if literal_address(host) is not None:
+            return
+        try:
+            infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+        except OSError:
+            return  # the program's own lookup fails the same way and reports it
+        self.check_addresses(host, [str(info[4][0]) for info in infos])
+
 
 def is_public(address: IPAddress) -> bool:
     """``is_global`` without the ranges older Pythons (< 3.12.4) count as global: multicast

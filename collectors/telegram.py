@@ -221,7 +221,11 @@ class TelegramCollector:
         for item in post.media:
             if item.url is None or item.kind not in ("photo", "video", "audio"):
                 continue
-            hints = MediaHints(title=f"{post.channel}/{post.message_id}", kind=item.kind)
+            hints = MediaHints(
+                title=f"{post.channel}/{post.message_id}",
+                kind=item.kind,
+                max_duration_seconds=self.source.max_media_seconds,
+            )
             try:
                 downloads.append(
                     await download_media(self.media_fetcher, self.ctx.store, item.url, None, hints)

@@ -68,7 +68,10 @@ class VideoCollector:
         url = self.source.url
         try:
             info = await asyncio.to_thread(
-                extract_media, url, self.options, url_guard=self.ctx.fetcher.policy.check_url
+                extract_media,
+                url,
+                self.options,
+                url_guard=self.ctx.fetcher.policy.check_url_resolving,
             )
         except MediaRefused as err:
             self.report.fail(url, "caps", str(err))
@@ -81,6 +84,7 @@ class VideoCollector:
             return self.report
         artefact = download.artefact.model_copy(update=await self._metadata(info))
         download = MediaDownload(artefact, download.exchange)
+        companions = await self._companions(info)
         if download.exchange is not None and info.chosen.url == url:
             # The source URL is the media file: its download is the capture.
             assert download.exchange is not None
@@ -94,8 +98,35 @@ class VideoCollector:
             result = FetchResult(requested_url=url, hops=[download.exchange])
             self._sink(PageCapture(result=result, depth=0, payload_object=download))
             return self.report
-        self._sink(await self._page_capture(page, download))
+        capture = await self._page_capture(page, download)
+        capture.media = [download, *companions]
+        self._sink(capture)
         return self.report
+
+    async def _companions(self, info: MediaInfo) -> list[MediaDownload]:
+        """The other streams of a split format (separate audio): each kept as it is served,
+        never merged (merging would run ffmpeg and make a file no server sent)."""
+        found = []
+        for stream in info.companions:
+            if stream.protocol not in HTTP_PROTOCOLS or self.ctx.media_fetcher is None:
+                self.report.notes.append(
+                    f"companion stream {stream.format_id} not kept: protocol {stream.protocol}"
+                )
+                continue
+            hints = MediaHints(title=info.title, extractor=info.extractor)
+            try:
+                found.append(
+                    await download_media(
+                        self.ctx.media_fetcher,
+                        self.ctx.store,
+                        stream.url,
+                        stream.http_headers,
+                        hints,
+                    )
+                )
+            except MediaDownloadError as err:
+                self.report.fail(err.url, err.stage, err.reason)
+        return found
 
     def _sink(self, capture: PageCapture) -> None:
         self.ctx.sink(capture)
@@ -108,7 +139,11 @@ class VideoCollector:
 
     async def _download(self, info: MediaInfo) -> MediaDownload | None:
         chosen = info.chosen
-        hints = MediaHints(title=info.title, extractor=info.extractor)
+        hints = MediaHints(
+            title=info.title,
+            extractor=info.extractor,
+            max_duration_seconds=self.source.max_media_seconds,
+        )
         try:
             if chosen.protocol in HTTP_PROTOCOLS and self.ctx.media_fetcher is not None:
                 return await download_media(
@@ -125,7 +160,7 @@ class VideoCollector:
 
     def _download_with_ytdlp(self, info: MediaInfo, hints: MediaHints) -> MediaDownload:
         """Streamed formats: yt-dlp's native downloader, then probe and store the file."""
-        guard = self.ctx.fetcher.policy.check_url
+        guard = self.ctx.fetcher.policy.check_url_resolving
         with tempfile.TemporaryDirectory(prefix="osint-archive-media-") as scratch:
             path = download_with_ytdlp(info, self.options, Path(scratch), url_guard=guard)
             probe = probe_media(path)

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from archive.capture_writer import CommitError, PageCapture
 from collectors.base import CollectContext, CollectReport
+from collectors.browser import BrowserCaptureError
 from collectors.http_fetch import FetchError, FetchResult
 from collectors.netguard import BlockedTargetError
 from collectors.page_text import (
@@ -25,6 +26,7 @@ from collectors.page_text import (
     is_html,
 )
 from collectors.politeness import HostGate
+from collectors.rendered import DOM_CONTENT_TYPE, NoDocumentError, render_page, rendered_capture
 from collectors.robots import RobotsRules, parse_robots, robots_allows
 
 
@@ -146,6 +148,11 @@ class WebCrawler:
             self._started -= 1
             self.report.skipped_by_robots += 1
             return ()
+        if self.ctx.browser is not None:
+            rendered = await self._render(url, depth)
+            if rendered is None:
+                return ()
+            return self._captured(url, rendered)
         result = await self._fetch(url)
         if result is None:
             return ()
@@ -157,7 +164,11 @@ class WebCrawler:
             page = PageCapture(
                 result=result, depth=depth, text_problem=f"text extraction failed: {err!r}"
             )
-        status = result.final.status
+        return self._captured(url, page)
+
+    def _captured(self, url: str, page: PageCapture) -> Sequence[str]:
+        """Hand a page to the archive; its links."""
+        status = page.result.final.status
         self.sink(page)
         self.report.pages += 1
         if url == normalise_url(self.source.url):
@@ -166,6 +177,33 @@ class WebCrawler:
         if self.on_progress:
             self.on_progress(self.report.pages)
         return page.outlinks
+
+    async def _render(self, url: str, depth: int) -> PageCapture | None:
+        """Render one page in the source's browser context (politeness held for the page)."""
+        assert self.ctx.browser is not None
+        host = urlsplit(url).hostname or ""
+        try:
+            async with self._gate(host).slot():
+                rendered, document = await render_page(self.ctx.browser, self.fetcher, url)
+        except (BrowserCaptureError, NoDocumentError) as err:
+            self._fail(url, "browser", str(err))
+            return None
+        dom = rendered.dom_html.encode("utf-8")
+        args = (dom, DOM_CONTENT_TYPE, None, rendered.final_url, len(dom) + 1)
+        extracted = await self._extract(args)
+        links: list[str] = []
+        if extracted.page_text is not None:
+            links = [normalise_url(link) for link in extracted.page_text.links]
+            links = [link for link in dict.fromkeys(links) if self.source.in_scope(link)]
+        return rendered_capture(
+            rendered, document, depth, extracted.page_text, extracted.problem, links
+        )
+
+    async def _extract(self, args: tuple[bytes, str | None, str | None, str, int]) -> ExtractedPage:
+        if self.extract_executor is not None:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self.extract_executor, extract_for_index, *args)
+        return extract_for_index(*args)
 
     def _gate(self, host: str) -> HostGate:
         return self.gates.for_host(host, self.source.concurrency, self.source.delay_seconds)
@@ -196,11 +234,7 @@ class WebCrawler:
             final.url,
             self.source.max_bytes,
         )
-        if self.extract_executor is not None:
-            loop = asyncio.get_running_loop()
-            extracted = await loop.run_in_executor(self.extract_executor, extract_for_index, *args)
-        else:
-            extracted = extract_for_index(*args)
+        extracted = await self._extract(args)
         links: list[str] = []
         if extracted.page_text is not None:
             links = [normalise_url(link) for link in extracted.page_text.links]

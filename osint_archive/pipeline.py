@@ -9,6 +9,7 @@ twice), missing custody events and index entries are restored, and the rest is f
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import multiprocessing
@@ -284,6 +285,22 @@ class SourceRunner:
         _save_journal(self.store, source.id, journal)
         return journal, {}
 
+    async def _collect(self, ctx: CollectContext) -> CollectReport:
+        """Run the source's collector; a browser source gets a fresh browser context."""
+        source = ctx.source
+        if not source.browser:
+            return await collector_for(ctx).collect()
+        assert self.browser is not None
+        options = replace(
+            self.browser.options,
+            page_seconds=source.page_seconds,
+            scroll_steps=source.scroll_steps,
+            user_agent=source.user_agent,
+        )
+        async with self.browser.source_context(options) as browser_context:
+            ctx.browser = browser_context
+            return await collector_for(ctx).collect()
+
     def _fetchers(self, source: Source) -> tuple[HttpFetcher, HttpFetcher]:
         """The page fetcher, and the media fetcher (bodies on disk, the media size cap)."""
         user_agent = source.user_agent or self.settings.user_agent
@@ -342,10 +359,10 @@ class SourceRunner:
                 already,
                 on_progress,
                 self.extract_executor,
-                self.browser,
+                None,
                 media_fetcher,
             )
-            report = await collector_for(ctx).collect()
+            report = await self._collect(ctx)
             writer.commit()
             for hook in report.after_commit:
                 hook()
@@ -382,6 +399,23 @@ class SourceRunner:
         return outcome
 
 
+async def _start_browser(
+    sources: Sequence[Source], stack: contextlib.AsyncExitStack
+) -> tuple[BrowserSession | None, str]:
+    """One Chromium for the pass when a chosen source needs it; (None, why) if it cannot start."""
+    if not any(s.browser for s in sources):
+        return None, ""
+    from collectors.browser import BrowserOptions, BrowserSession, BrowserUnavailable
+
+    try:
+        session = BrowserSession(BrowserOptions())  # path: OSINT_ARCHIVE_CHROMIUM or Debian's
+        return await stack.enter_async_context(session), ""
+    except BrowserUnavailable as err:
+        return None, str(err)
+    except Exception as err:
+        return None, f"the browser did not start: {type(err).__name__}: {err}"
+
+
 def crawl_notes(source: Source, report: CollectReport) -> list[str]:
     """What an admin should know although nothing failed outright."""
     notes = []
@@ -408,8 +442,12 @@ async def run_sources(
     gates = HostGates((s.host, s.concurrency, s.delay_seconds) for s in sources)
     # forkserver: forking this process while aiohttp's resolver threads run is unsafe.
     pool = ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("forkserver"))
-    with pool as extract_pool:
-        runner = SourceRunner(settings, store, index, config.operator, extract_pool, gates=gates)
+    async with contextlib.AsyncExitStack() as stack:
+        extract_pool = stack.enter_context(pool)
+        browser, browser_error = await _start_browser(sources, stack)
+        runner = SourceRunner(
+            settings, store, index, config.operator, extract_pool, gates=gates, browser=browser
+        )
 
         async def one(source: Source) -> SourceOutcome:
             async with slots:
@@ -418,6 +456,11 @@ async def run_sources(
                     if on_progress:
                         on_progress(source.id, pages)
 
+                if source.browser and browser is None:
+                    outcome = SourceOutcome(source.id, "browser", error=browser_error)
+                    if on_done:
+                        on_done(outcome)
+                    return outcome
                 try:
                     outcome = await runner.run(source, progress)
                 except Exception as err:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import ipaddress
+import json
 import ssl
 import time
 import tracemalloc

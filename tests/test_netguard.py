@@ -202,3 +202,10 @@ def test_ipv4_hidden_in_ipv6_is_judged_by_the_ipv4_host(address: str) -> None:
 
 def test_nat64_to_a_public_ipv4_host_is_allowed() -> None:
     NetworkPolicy().check_address(ipaddress.ip_address("64:ff9b::5db8:d822"))  # 93.184.216.34
+
+
+def test_a_name_that_resolves_to_a_private_address_is_refused_for_other_programs() -> None:
+    # yt-dlp connects by itself: its guard resolves the name first ("localhost" is loopback).
+    with pytest.raises(BlockedTargetError, match="resolves to"):
+        NetworkPolicy().check_url_resolving("http://localhost:9/video")
+    NetworkPolicy(allow_private_networks=True).check_url_resolving("http://localhost:9/video")
