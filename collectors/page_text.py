@@ -31,6 +31,7 @@ class PageText:
     text: str
     charset: str
     links: list[str] = field(default_factory=list)
+    media: list[str] = field(default_factory=list)  # HTML5 <video>/<audio> sources
 
 
 def is_html(content_type: str | None) -> bool:
@@ -102,21 +103,37 @@ def pick_charset(raw: bytes, content_type: str | None) -> str:
         return "cp1251"
 
 
-def extract_links(tree: HTMLParser, base_url: str) -> list[str]:
-    """Absolute http(s) links without fragments, in document order, deduplicated."""
-    base = base_url
+def _base_url(tree: HTMLParser, base_url: str) -> str:
     base_tag = tree.css_first("base[href]")
     if base_tag is not None:
-        base = urljoin(base_url, base_tag.attributes.get("href") or "")
-    links: dict[str, None] = {}
-    for node in tree.css("a[href], area[href]"):
-        href = (node.attributes.get("href") or "").strip()
-        if not href or href.startswith(("#", "javascript:", "mailto:", "tel:", "data:")):
+        return urljoin(base_url, base_tag.attributes.get("href") or "")
+    return base_url
+
+
+def _absolute_urls(tree: HTMLParser, base_url: str, selector: str, attribute: str) -> list[str]:
+    """Absolute http(s) URLs of ``attribute`` on ``selector``, without fragments, in document
+    order, deduplicated."""
+    base = _base_url(tree, base_url)
+    found: dict[str, None] = {}
+    for node in tree.css(selector):
+        value = (node.attributes.get(attribute) or "").strip()
+        if not value or value.startswith(("#", "javascript:", "mailto:", "tel:", "data:", "blob:")):
             continue
-        url = urldefrag(urljoin(base, href))[0]
+        url = urldefrag(urljoin(base, value))[0]
         if urlsplit(url).scheme in ("http", "https"):
-            links[url] = None
-    return list(links)
+            found[url] = None
+    return list(found)
+
+
+def extract_links(tree: HTMLParser, base_url: str) -> list[str]:
+    """Absolute http(s) links without fragments, in document order, deduplicated."""
+    return _absolute_urls(tree, base_url, "a[href], area[href]", "href")
+
+
+def extract_media_urls(tree: HTMLParser, base_url: str) -> list[str]:
+    """The files of HTML5 ``<video>`` and ``<audio>`` elements (``src`` or ``<source>``)."""
+    selector = "video[src], audio[src], video source[src], audio source[src]"
+    return _absolute_urls(tree, base_url, selector, "src")
 
 
 def extract_page_text(raw_html: bytes, content_type: str | None, url: str) -> PageText:
@@ -131,7 +148,13 @@ def extract_page_text(raw_html: bytes, content_type: str | None, url: str) -> Pa
     )
     if not text and tree.body is not None:
         text = tree.body.text(separator="\n", strip=True)
-    return PageText(title=title, text=text or "", charset=charset, links=extract_links(tree, url))
+    return PageText(
+        title=title,
+        text=text or "",
+        charset=charset,
+        links=extract_links(tree, url),
+        media=extract_media_urls(tree, url),
+    )
 
 
 def extractor_version() -> str:

@@ -13,10 +13,12 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
+from archive.capture_extras import MediaDownload
 from archive.capture_writer import CommitError, PageCapture
 from collectors.base import CollectContext, CollectReport
 from collectors.browser import BrowserCaptureError
 from collectors.http_fetch import FetchError, FetchResult
+from collectors.media_download import MediaDownloadError, MediaHints, download_media
 from collectors.netguard import BlockedTargetError
 from collectors.page_text import (
     PageText,
@@ -28,6 +30,9 @@ from collectors.page_text import (
 from collectors.politeness import HostGate
 from collectors.rendered import DOM_CONTENT_TYPE, NoDocumentError, render_page, rendered_capture
 from collectors.robots import RobotsRules, parse_robots, robots_allows
+
+# A page listing hundreds of clips is a gallery to crawl as a video source, not a page.
+MAX_MEDIA_PER_PAGE = 20
 
 
 def normalise_url(url: str) -> str:
@@ -74,6 +79,7 @@ class WebCrawler:
         # URLs captured earlier in this same run (a resumed run): skipped, links re-queued.
         self.already_captured = ctx.already_captured
         self._robots: dict[str, asyncio.Task[RobotsRules]] = {}
+        self._media_seen: set[str] = set()  # media URLs already fetched in this run
         self._seen: set[str] = set()
         self._started = 0
 
@@ -245,7 +251,27 @@ class WebCrawler:
             page_text=extracted.page_text,
             text_problem=extracted.problem,
             outlinks=list(dict.fromkeys(links)),
+            media=await self._media(extracted.page_text, final.url),
         )
+
+    async def _media(self, page_text: PageText | None, page_url: str) -> list[MediaDownload]:
+        """The files of the page's HTML5 video and audio elements, kept as media objects
+        (each once, however many pages show it); a bad file costs only itself."""
+        fetcher = self.ctx.media_fetcher
+        if page_text is None or not page_text.media or not self.source.media or fetcher is None:
+            return []
+        downloads = []
+        for url in page_text.media[:MAX_MEDIA_PER_PAGE]:
+            if url in self._media_seen:
+                continue
+            self._media_seen.add(url)
+            hints = MediaHints(max_duration_seconds=self.source.max_media_seconds)
+            try:
+                downloads.append(await download_media(fetcher, self.ctx.store, url, None, hints))
+            except MediaDownloadError as err:
+                self._fail(err.url, err.stage, f"{page_url}: {err.reason}")
+        self.report.count("media", len(downloads))
+        return downloads
 
     async def _allowed_by_robots(self, url: str) -> bool:
         if self.source.robots == "ignore":

@@ -143,3 +143,27 @@ def test_a_video_over_the_caps_is_refused_with_the_cap_named(
     assert done.returncode == 1
     assert "max_media_bytes" in done.stderr or "cap" in done.stderr
     assert not stored_manifests(home / "archive", "big")
+
+
+def test_html5_video_on_a_crawled_web_page_is_kept_as_a_media_object(
+    tmp_path: Path, site: MediaSite, speech_mp4_en: SpeechSample
+) -> None:
+    config = tmp_path / "sources.yaml"
+    config.write_text(
+        "sources:\n"
+        f"  - id: news\n    kind: web\n    url: {site.url('video.html')}\n    schedule: null\n"
+        "    max_depth: 0\n    delay_seconds: 0\n    robots: ignore\n"
+        f"  - id: two\n    kind: web\n    url: {site.url('two-videos.html')}\n    schedule: null\n"
+        "    max_depth: 0\n    delay_seconds: 0\n    robots: ignore\n    media: false\n",
+        encoding="utf-8",
+    )
+    home = tmp_path / "home"
+    done = run_cli(home, "run", "--config", str(config))
+    assert done.returncode == 0, done.stderr
+    (page,) = stored_manifests(home / "archive", "news")
+    (media,) = page["media"]
+    assert media["sha256"] == hashlib.sha256(speech_mp4_en.path.read_bytes()).hexdigest()
+    assert media["has_audio"] is True
+    # `media: false` keeps the page and leaves its videos alone.
+    (other,) = stored_manifests(home / "archive", "two")
+    assert "media" not in other
