@@ -34,6 +34,7 @@ from collectors.media_extract import (
     MediaInfo,
     MediaOptions,
     MediaRefused,
+    MultipleMediaError,
     download_with_ytdlp,
     extract_media,
     probe_media,
@@ -65,7 +66,12 @@ class VideoCollector:
         self.options = media_options(ctx)
 
     async def collect(self) -> CollectReport:
-        url = self.source.url
+        await self._collect_one(self.source.url, 0)
+        return self.report
+
+    async def _collect_one(self, url: str, depth: int) -> None:
+        """One video: its page (or the file itself), media, metadata; a gallery page (several
+        videos) is kept as a page and each of its videos, up to ``max_pages``, after it."""
         try:
             info = await asyncio.to_thread(
                 extract_media,
@@ -73,35 +79,47 @@ class VideoCollector:
                 self.options,
                 url_guard=self.ctx.fetcher.policy.check_url_resolving,
             )
+        except MultipleMediaError as err:
+            if depth == 0:
+                await self._gallery(url, err.entry_urls)
+            else:
+                self.report.fail(url, "extract", str(err))
+            return
         except MediaRefused as err:
             self.report.fail(url, "caps", str(err))
-            return self.report
+            return
         except (MediaExtractionError, BlockedTargetError) as err:
             self.report.fail(url, "extract", str(err))
-            return self.report
+            return
         download = await self._download(info)
         if download is None:
-            return self.report
+            return
         artefact = download.artefact.model_copy(update=await self._metadata(info))
         download = MediaDownload(artefact, download.exchange)
-        companions = await self._companions(info)
-        if download.exchange is not None and info.chosen.url == url:
-            # The source URL is the media file: its download is the capture.
-            assert download.exchange is not None
-            result = FetchResult(requested_url=url, hops=[download.exchange])
-            self._sink(PageCapture(result=result, depth=0, payload_object=download))
-            return self.report
-        page = await self._fetch_page(url)
+        page = None
+        if download.exchange is None or info.chosen.url != url:
+            page = await self._fetch_page(url)
         if page is None:
-            if download.exchange is None:
-                return self.report  # nothing of ours to anchor the capture: reported above
-            result = FetchResult(requested_url=url, hops=[download.exchange])
-            self._sink(PageCapture(result=result, depth=0, payload_object=download))
-            return self.report
-        capture = await self._page_capture(page, download)
-        capture.media = [download, *companions]
+            # The source URL is the media file (or its page failed): the download is the capture.
+            if download.exchange is not None:
+                result = FetchResult(requested_url=url, hops=[download.exchange])
+                self._sink(PageCapture(result=result, depth=depth, payload_object=download))
+            return
+        capture = await self._page_capture(page, depth)
+        capture.media = [download, *await self._companions(info)]
         self._sink(capture)
-        return self.report
+
+    async def _gallery(self, url: str, entries: tuple[str, ...]) -> None:
+        page = await self._fetch_page(url)
+        if page is not None:
+            self._sink(await self._page_capture(page, 0))
+        chosen = entries[: self.source.max_pages]
+        if len(entries) > len(chosen):
+            self.report.notes.append(
+                f"{len(entries)} videos on {url}; the first {len(chosen)} kept (max_pages)"
+            )
+        for entry in chosen:
+            await self._collect_one(entry, 1)
 
     async def _companions(self, info: MediaInfo) -> list[MediaDownload]:
         """The other streams of a split format (separate audio): each kept as it is served,
@@ -131,9 +149,10 @@ class VideoCollector:
     def _sink(self, capture: PageCapture) -> None:
         self.ctx.sink(capture)
         self.report.pages += 1
-        self.report.count("media", 1 if capture.media or capture.payload_object else 0)
-        self.report.seed_captured = True
-        self.report.seed_status = capture.result.final.status
+        self.report.count("media", len(capture.media) + (capture.payload_object is not None))
+        if capture.depth == 0:
+            self.report.seed_captured = True
+            self.report.seed_status = capture.result.final.status
         if self.ctx.on_progress:
             self.ctx.on_progress(self.report.pages)
 
@@ -216,11 +235,11 @@ class VideoCollector:
             self.report.fail(url, "fetch", str(err))
         return None
 
-    async def _page_capture(self, result: FetchResult, download: MediaDownload) -> PageCapture:
-        """The page with its text for the index, and the media found on it."""
+    async def _page_capture(self, result: FetchResult, depth: int) -> PageCapture:
+        """The page with its text for the index."""
         final = result.final
         content_type = final.header("Content-Type")
-        capture = PageCapture(result=result, depth=0, media=[download])
+        capture = PageCapture(result=result, depth=depth)
         if content_type and "html" in content_type and 200 <= final.status < 300:
             final.body.seek(0)
             body = final.body.read()

@@ -167,3 +167,19 @@ def test_html5_video_on_a_crawled_web_page_is_kept_as_a_media_object(
     # `media: false` keeps the page and leaves its videos alone.
     (other,) = stored_manifests(home / "archive", "two")
     assert "media" not in other
+
+
+def test_a_gallery_page_is_kept_with_each_of_its_videos(
+    tmp_path: Path, site: MediaSite, speech_mp4_en: SpeechSample
+) -> None:
+    config = write_sources(tmp_path / "sources.yaml", site, {"gallery": "two-videos.html"})
+    home = tmp_path / "home"
+    done = run_cli(home, "run", "--config", str(config))
+    assert done.returncode == 0, done.stderr
+    manifests = {m["requested_url"]: m for m in stored_manifests(home / "archive", "gallery")}
+    page = manifests.pop(site.url("two-videos.html"))
+    assert page["depth"] == 0 and "media" not in page
+    assert sorted(manifests) == sorted([site.url("clip.mp4"), site.url("silent.mp4")])
+    silent = manifests[site.url("silent.mp4")]["media"][0]
+    assert (silent["has_audio"], silent["problem"]) == (False, "no audio track")
+    assert all(m["depth"] == 1 for m in manifests.values())
