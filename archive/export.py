@@ -10,6 +10,7 @@ Package layout::
     evidence/custody-<chain>-<seq>.json   custody events mentioning the captures or WARCs, verbatim
     evidence/custody-<chain>-verification.json   the chain's verification when exported
     evidence/text-<sha256>.txt            extracted texts
+    evidence/post-…, screenshot-…, dom-…, media-…   what captures kept beside their WARCs
     datapackage.json, datapackage-digest.json
 
 The evidence files sit one folder deep because py-wacz's validator (0.6) matches each file to
@@ -37,7 +38,7 @@ from archive.export_plan import ExportError, ExportPlan, plan_export
 from archive.export_select import UnknownCaptureError, select_captures
 from archive.export_summary import SummaryHeader, SummaryItem, SummaryWarc, summary_chunks
 from archive.export_zip import CdxjCollector, CopyingReader, PackageFile, PackageZip
-from archive.manifest import CaptureManifest
+from archive.manifest import CaptureManifest, ObjectRef
 from archive.store import CHUNK_SIZE, ObjectNotFoundError, ObjectStore
 from archive.versions import software_string
 
@@ -96,10 +97,12 @@ def _copy_warcs(package: PackageZip, store: ObjectStore, plan: ExportPlan) -> Cd
     return cdxj
 
 
-def _copy_object(package: PackageZip, store: ObjectStore, key: str, sha256: str, path: str) -> None:
-    """Copy a small content-addressed object, refusing one that no longer matches its hash."""
+def _copy_object(
+    package: PackageZip, store: ObjectStore, key: str, sha256: str, path: str, stored: bool = False
+) -> None:
+    """Copy a content-addressed object, refusing one that no longer matches its hash."""
     try:
-        with store.open(key) as source, package.entry(path, stored=False) as entry:
+        with store.open(key) as source, package.entry(path, stored=stored) as entry:
             while chunk := source.read(CHUNK_SIZE):
                 entry.write(chunk)
     except ObjectNotFoundError:
@@ -127,6 +130,34 @@ def _custody_note(
     return f"{chain.chain} event {seq}: manifest SHA-256 matches", None
 
 
+# Media are compressed already: stored as they are, not deflated again.
+MEDIA_SUFFIXES = {"video/mp4": ".mp4", "video/mp2t": ".ts", "video/webm": ".webm",
+                  "audio/mpeg": ".mp3", "audio/mp4": ".m4a", "image/jpeg": ".jpg",
+                  "image/png": ".png", "image/webp": ".webp"}  # fmt: skip
+
+
+def _captured_objects(manifest: CaptureManifest) -> list[tuple[str, str, str, bool]]:
+    """(package path, key, sha256, store uncompressed) of what a capture kept beside its WARC:
+    the post record, media files with their metadata, the screenshot and rendered DOM."""
+    found: list[tuple[str, ObjectRef, bool]] = []
+    if manifest.post is not None:
+        post = ObjectRef(key=manifest.post.key, sha256=manifest.post.sha256)
+        found.append((f"post-{post.sha256}.json", post, False))
+    if manifest.browser is not None:
+        shot, dom = manifest.browser.screenshot, manifest.browser.dom
+        found += [(f"screenshot-{shot.sha256}.png", shot, True)]
+        found += [(f"dom-{dom.sha256}.html", dom, False)]
+    for media in manifest.media:
+        content_type = (media.content_type or "").split(";")[0].strip().lower()
+        suffix = MEDIA_SUFFIXES.get(content_type, "")
+        media_ref = ObjectRef(key=media.key, sha256=media.sha256)
+        found.append((f"media-{media.sha256}{suffix}", media_ref, True))
+        refs = [("info", ".json", media.info_json), ("thumbnail", "", media.thumbnail)]
+        refs += [(f"subtitles-{lang}", "", ref) for lang, ref in media.subtitles.items()]
+        found += [(f"media-{what}-{ref.sha256}{ext}", ref, False) for what, ext, ref in refs if ref]
+    return [(f"evidence/{name}", ref.key, ref.sha256, raw) for name, ref, raw in found]
+
+
 def _write_evidence(
     package: PackageZip, store: ObjectStore, plan: ExportPlan, created: str
 ) -> tuple[dict[str, str], dict[str, ChainEvidence]]:
@@ -141,6 +172,12 @@ def _write_evidence(
     texts = {m.text.sha256: m.text.key for m in plan.selected if m.text is not None}
     for sha256, key in sorted(texts.items()):
         _copy_object(package, store, key, sha256, f"evidence/text-{sha256}.txt")
+    copied: set[str] = set()
+    for manifest in plan.selected:
+        for path, key, sha256, media in _captured_objects(manifest):
+            if path not in copied:
+                copied.add(path)
+                _copy_object(package, store, key, sha256, path, stored=media)
     wanted = {m.capture_id for m in everything} | {m.key for m in everything}
     wanted |= {w.key for w in plan.warcs.values()} | {w.sha256 for w in plan.warcs.values()}
     chains = collect_custody(store, (m.source_id for m in everything), wanted)

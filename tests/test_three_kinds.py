@@ -3,6 +3,7 @@ archived under one manifest schema and custody model; a second run fetches only 
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 from tests.browser_site import JS_TEXT, BrowserTestSite
@@ -72,3 +73,17 @@ def test_browser_telegram_and_video_sources_in_one_run(
         new = [m for m in stored_manifests(archive, "court") if "post" in m]
         assert len(new) == 31
         assert run_cli(home, "audit").returncode == 0
+
+        # A court package carries what each kind kept beside its WARC.
+        post = next(m for m in posts if "post" in m)["post"]
+        expected = {
+            "footage": f"evidence/media-{footage[0]['media'][0]['sha256']}.mp4",
+            "rendered": f"evidence/screenshot-{rendered[0]['browser']['screenshot']['sha256']}.png",
+            "court": f"evidence/post-{post['sha256']}.json",
+        }
+        for source_id, evidence in expected.items():
+            package = tmp_path / f"{source_id}.wacz"
+            exported = run_cli(home, "export", "--source", source_id, "--out", str(package))
+            assert exported.returncode == 0, exported.stderr
+            with zipfile.ZipFile(package) as wacz:
+                assert evidence in wacz.namelist()
