@@ -72,6 +72,9 @@ class CollectContext:
     browser: SourceContext | None = None  # browser: true: the source's own browser context
     # Media downloads: bodies on disk for ffprobe, the source's media size cap.
     media_fetcher: HttpFetcher | None = None
+    # The custody chain's head when the run started: events a resumed run already logged
+    # are found after it.
+    custody_seq_at_start: int = 0
 
 
 class Collector(Protocol):

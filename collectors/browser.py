@@ -1,6 +1,8 @@
 """Render a page in headless Chromium and keep what it showed: DOM, screenshot, every request.
 
-Recording is done by request interception, not by a recording proxy. Every request the
+Recording is done by request interception, not by a recording proxy (warcprox-style), which
+would need a certificate authority of its own trusted by the browser to see HTTPS, and would
+make its own connections outside the project's network guard. Instead every request the
 browser makes (document, XHR/fetch, scripts, styles, images, media) is intercepted and
 replayed through a caller-supplied fetch function, normally the project's guarded
 ``HttpFetcher``, and answered from its result (``collectors.browser_traffic``). So:
@@ -18,9 +20,13 @@ blocked. ``data:`` and ``blob:`` URLs need no network.
 
 A page is driven within ``page_seconds``: navigate, wait for load and network idle (each
 bounded by ``settle_seconds``), scroll down step by step for lazy content (bounded, so
-infinite scroll stops), wait again, then take the full-page screenshot and the DOM. Dialogs
-are dismissed, popups closed, downloads refused; each is recorded in ``notes``. When the cap
-is hit the page is kept as far as it got.
+infinite scroll stops), wait again, then take the full-page screenshot and the DOM (within a
+further ``FINISH_SECONDS``). Dialogs are dismissed, popups closed, downloads refused; each is
+recorded in ``notes``. When the cap is hit the page is kept as far as it got, and requests
+still loading are cut off and listed in ``failed``.
+
+Pages of one ``SourceContext`` share cookies and cache and are captured one at a time, so
+every intercepted request belongs to the page being captured (or to a popup it opened).
 """
 
 from __future__ import annotations

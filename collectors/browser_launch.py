@@ -47,7 +47,8 @@ class BrowserOptions:
     """How Chromium is started and how long and how far one page is driven."""
 
     executable_path: str = field(default_factory=default_chromium_path)
-    page_seconds: float = 60.0  # hard cap per page: navigation, waits and scrolling together
+    page_seconds: float = 60.0  # cap per page on navigation, waits and scrolling together
+    # (the screenshot and DOM snapshot that follow have a budget of their own, 20 s)
     settle_seconds: float = 10.0  # longest wait for the network to go quiet, each time
     scroll_steps: int = 20  # viewport-high scrolls for lazy content; bounds infinite scroll
     max_scroll_height_px: int = 30_000  # stop scrolling once the page is this tall
@@ -69,7 +70,9 @@ class BrowserOptions:
 def launch_arguments(options: BrowserOptions) -> list[str]:
     """Chromium flags: bounded memory, no background traffic, no way around interception."""
     return [
-        "--no-sandbox",  # capture runs as root in containers; pages are isolated per context
+        # Chromium's sandbox will not start as root (as in most containers). Untrusted pages
+        # are then only as contained as the process itself: run capture as a plain user.
+        "--no-sandbox",
         "--disable-dev-shm-usage",
         f"--js-flags=--max-old-space-size={options.js_heap_mb}",
         f"--renderer-process-limit={options.renderer_processes}",

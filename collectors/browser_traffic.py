@@ -136,7 +136,7 @@ class PageTraffic:
             self.notes.append(text)
 
     async def handle(self, route: Route, request: Request) -> None:
-        """Answer one intercepted request of this page (or of a popup it opened)."""
+        """Answer one intercepted request of this page from ``fetch``, or refuse it."""
         if self._stop_reason is not None:
             await _abort(route, request)
             return
@@ -201,6 +201,8 @@ class PageTraffic:
             return
         if final.url != wanted.url:
             self.note(f"redirect {wanted.url} → {final.url} served at the requested URL")
+        if 300 <= status < 400 and final.header("Location"):
+            self.note(f"redirect of {final.url} not followed: Location withheld from the browser")
         if final.truncated:
             self.note(f"body of {final.url} truncated ({final.truncated}) by the fetcher")
         if main_document:
@@ -209,6 +211,9 @@ class PageTraffic:
             await route.fulfill(status=status, headers=headers, body=body)
 
     async def _fetch(self, wanted: BrowserRequest) -> FetchResult | None:
+        if self._stop_reason is not None:  # stopped while this handler read the request
+            self.failed.append((wanted, self._stop_reason))
+            return None
         self._fetch_count += 1
         task = asyncio.ensure_future(self.fetch(wanted))
         self._fetches.add(task)

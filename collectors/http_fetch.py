@@ -452,6 +452,9 @@ class HttpFetcher:
         except (aiohttp.ClientError, OSError) as err:
             body.close()
             raise FetchError(f"response body interrupted: {err}", retryable=True) from err
+        except BaseException:
+            body.close()  # cancelled (a browser page's time cap): no temporary file left behind
+            raise
         body.seek(0)
         return HttpExchange(
             url=url,

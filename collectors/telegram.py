@@ -238,7 +238,10 @@ class TelegramCollector:
     def _after_commit(self) -> None:
         """Once the captures are committed: custody events for edits and deletions, cursor."""
         if self._events:
-            CustodyLog(self.ctx.store, self.source.id).append(self._events)
+            custody = CustodyLog(self.ctx.store, self.source.id)
+            # A resumed run may have logged some of them before it was interrupted.
+            logged = {e["event_id"] for e in custody.events(self.ctx.custody_seq_at_start)}
+            custody.append(e for e in self._events if e.event_id not in logged)
         self._next.save(self.ctx.store, self.source.id)
         edits = sum(e.type == "post_edited" for e in self._events)
         deletions = sum(e.type == "post_deleted" for e in self._events)

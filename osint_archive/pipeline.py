@@ -361,6 +361,7 @@ class SourceRunner:
                 self.extract_executor,
                 None,
                 media_fetcher,
+                journal.custody_seq_at_start,
             )
             report = await self._collect(ctx)
             writer.commit()

@@ -30,6 +30,8 @@ request count per path. Routes:
     preconnect, WebSocket, WebRTC STUN; and an XHR redirected by the server.
 ``/tall.html``
     A page ``TALL_PX`` pixels high.
+``/cookie.html``
+    Sets two cookies (two ``Set-Cookie`` headers).
 ``/busy.html``
     Shows its text, then runs JavaScript that never returns: the renderer stops answering.
 """
@@ -441,6 +443,10 @@ class _Handler(BaseHTTPRequestHandler):
     def tall(self, query: dict[str, list[str]]) -> None:
         self.html(TALL_PAGE)
 
+    def cookie(self, query: dict[str, list[str]]) -> None:
+        headers = (("Set-Cookie", "session=abc; Path=/"), ("Set-Cookie", "consent=yes; Path=/"))
+        self.send(200, b"<!doctype html><title>Cookies</title>", "text/html", headers)
+
     def busy(self, query: dict[str, list[str]]) -> None:
         self.html(BUSY_PAGE)
 
@@ -468,6 +474,7 @@ ROUTES: dict[str, Route] = {
     "/echo.html": _Handler.echo_page,
     "/leak.html": _Handler.leak,
     "/tall.html": _Handler.tall,
+    "/cookie.html": _Handler.cookie,
     "/busy.html": _Handler.busy,
 }
 

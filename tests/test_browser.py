@@ -251,20 +251,23 @@ def test_tall_page_screenshot_is_clipped(
     page.close()
 
 
-def test_one_source_context_captures_several_pages(
+def test_pages_of_one_source_context_share_cookies_and_others_do_not(
     loop: asyncio.Runner, session: BrowserSession, site: BrowserTestSite
 ) -> None:
-    async def two_pages(fetcher: HttpFetcher) -> list[RenderedPage]:
+    async def pages(fetcher: HttpFetcher) -> list[RenderedPage]:
         async with session.source_context() as source:
-            first = await source.capture(site.url("/js-page.html"), test_fetch(fetcher))
-            second = await source.capture(site.url("/lazy.html"), test_fetch(fetcher))
-            return [first, second]
+            first = await source.capture(site.url("/cookie.html"), test_fetch(fetcher))
+            second = await source.capture(site.url("/js-page.html"), test_fetch(fetcher))
+        elsewhere = await session.capture(site.url("/js-page.html"), test_fetch(fetcher))
+        return [first, second, elsewhere]
 
-    first, second = loop.run(with_fetcher(two_pages))
-    assert JS_TEXT in first.dom_html and LAZY_TEXT in second.dom_html
-    assert second.exchanges[0][0].url == site.url("/lazy.html")  # each page its own list
-    first.close()
-    second.close()
+    first, second, elsewhere = loop.run(with_fetcher(pages))
+    assert JS_TEXT in second.dom_html
+    assert second.exchanges[0][0].url == site.url("/js-page.html")  # each page its own list
+    assert second.exchanges[0][0].headers.get("cookie") == "session=abc; consent=yes"
+    assert "cookie" not in elsewhere.exchanges[0][0].headers  # a fresh context
+    for page in (first, second, elsewhere):
+        page.close()
 
 
 # --- what is refused ---
