@@ -74,31 +74,35 @@ class PostItem:
         return json.dumps(self.record, ensure_ascii=False, sort_keys=True).encode("utf-8")
 
 
+def write_response(warc: WarcFileWriter, hop: HttpExchange) -> RecordRef:
+    """A full response record of one exchange, its digests computed while it streamed in."""
+    hop.body.seek(0)
+    return warc.write_response(
+        hop.url,
+        hop.response_head,
+        hop.body,
+        hop.body_size,
+        hop.payload_sha256,
+        hop.block_sha256,
+        hop.fetched_at,
+        hop.ip_address,
+        hop.truncated,
+    )
+
+
+def write_request(warc: WarcFileWriter, hop: HttpExchange, concurrent_to: str) -> RecordRef:
+    """The request record of one exchange, as sent."""
+    return warc.write_request(
+        hop.url, hop.request_head, hop.fetched_at, concurrent_to, hop.ip_address, hop.request_body
+    )
+
+
 def write_hops(warc: WarcFileWriter, result: FetchResult) -> list[tuple[RecordRef, RecordRef]]:
     """Full response and request records for every hop of one fetch."""
     refs = []
     for hop in result.hops:
-        hop.body.seek(0)
-        response = warc.write_response(
-            hop.url,
-            hop.response_head,
-            hop.body,
-            hop.body_size,
-            hop.payload_sha256,
-            hop.block_sha256,
-            hop.fetched_at,
-            hop.ip_address,
-            hop.truncated,
-        )
-        request = warc.write_request(
-            hop.url,
-            hop.request_head,
-            hop.fetched_at,
-            response.record_id,
-            hop.ip_address,
-            hop.request_body,
-        )
-        refs.append((response, request))
+        response = write_response(warc, hop)
+        refs.append((response, write_request(warc, hop, response.record_id)))
     return refs
 
 
@@ -174,14 +178,7 @@ def write_media_exchange(
         "downloader": artefact.downloader,
     }
     metadata = warc.write_metadata(exchange.url, fields, exchange.fetched_at, None)
-    request = warc.write_request(
-        exchange.url,
-        exchange.request_head,
-        exchange.fetched_at,
-        metadata.record_id,
-        exchange.ip_address,
-        exchange.request_body,
-    )
+    request = write_request(warc, exchange, metadata.record_id)
     exchange.close()  # the bytes are in the object store; the temporary copy can go
     ids = {"request_record_id": request.record_id, "metadata_record_id": metadata.record_id}
     return artefact.model_copy(update=ids), metadata, request

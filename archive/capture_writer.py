@@ -23,6 +23,8 @@ from archive.capture_extras import (
     write_media_exchange,
     write_post,
     write_rendered,
+    write_request,
+    write_response,
 )
 from archive.custody import CustodyEvent, CustodyLog
 from archive.keys import manifest_key
@@ -223,15 +225,8 @@ class CaptureWriter:
                 )
                 record_type = "revisit"
             else:
-                response_ref = self._write_response(warc, hop)
-            request_ref = warc.write_request(
-                hop.url,
-                hop.request_head,
-                hop.fetched_at,
-                response_ref.record_id,
-                hop.ip_address,
-                hop.request_body,
-            )
+                response_ref = write_response(warc, hop)
+            request_ref = write_request(warc, hop, response_ref.record_id)
             hop_refs.append((response_ref, request_ref))
         metadata_ref = warc.write_metadata(
             final.url, self._metadata(page), final.fetched_at, hop_refs[-1][0].record_id
@@ -278,21 +273,6 @@ class CaptureWriter:
             and hop.truncated is None
             and previous.original.payload_sha256 == hop.payload_sha256
             and previous.original.status == hop.status
-        )
-
-    @staticmethod
-    def _write_response(warc: WarcFileWriter, hop: HttpExchange) -> RecordRef:
-        hop.body.seek(0)
-        return warc.write_response(
-            hop.url,
-            hop.response_head,
-            hop.body,
-            hop.body_size,
-            hop.payload_sha256,
-            hop.block_sha256,
-            hop.fetched_at,
-            hop.ip_address,
-            hop.truncated,
         )
 
     def _metadata(self, page: PageCapture) -> dict[str, object]:

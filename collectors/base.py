@@ -12,10 +12,12 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
+from urllib.parse import urlsplit
 
 from archive.capture_writer import PageCapture
 from archive.store import ObjectStore
-from collectors.http_fetch import HttpFetcher
+from collectors.http_fetch import FetchError, FetchResult, HttpFetcher
+from collectors.netguard import BlockedTargetError
 from collectors.politeness import HostGates
 from osint_archive.sources import Source
 
@@ -75,6 +77,21 @@ class CollectContext:
     # The custody chain's head when the run started: events a resumed run already logged
     # are found after it.
     custody_seq_at_start: int = 0
+
+
+async def polite_fetch(ctx: CollectContext, report: CollectReport, url: str) -> FetchResult | None:
+    """Fetch ``url`` within its host's politeness limits; a failure is reported (stage
+    ``policy`` for a refused target, ``fetch`` otherwise) and gives None."""
+    host = urlsplit(url).hostname or ""
+    gate = ctx.gates.for_host(host, ctx.source.concurrency, ctx.source.delay_seconds)
+    try:
+        async with gate.slot():
+            return await ctx.fetcher.fetch(url)
+    except BlockedTargetError as err:
+        report.fail(url, "policy", str(err))
+    except FetchError as err:
+        report.fail(url, "fetch", str(err))
+    return None
 
 
 class Collector(Protocol):

@@ -22,10 +22,8 @@ from archive.capture_extras import MediaDownload, PostItem
 from archive.capture_writer import PageCapture, capture_id_for
 from archive.custody import CustodyEvent, CustodyLog
 from archive.store import ObjectNotFoundError, ObjectStore
-from collectors.base import CollectContext, CollectReport
-from collectors.http_fetch import FetchError, FetchResult
+from collectors.base import CollectContext, CollectReport, polite_fetch
 from collectors.media_download import MediaDownloadError, MediaHints, download_media
-from collectors.netguard import BlockedTargetError
 from collectors.page_text import TextExtractionError, decoded_body
 from collectors.telegram_parse import (
     NotAChannelPage,
@@ -130,20 +128,8 @@ class TelegramCollector:
         self.report.after_commit.append(self._after_commit)
         return self.report
 
-    async def _fetch(self, url: str) -> FetchResult | None:
-        try:
-            async with self.ctx.gates.for_host(
-                self.source.host, self.source.concurrency, self.source.delay_seconds
-            ).slot():
-                return await self.ctx.fetcher.fetch(url)
-        except BlockedTargetError as err:
-            self.report.fail(url, "policy", str(err))
-        except FetchError as err:
-            self.report.fail(url, "fetch", str(err))
-        return None
-
     async def _capture_page(self, url: str, first: bool) -> PreviewPage | None:
-        result = await self._fetch(url)
+        result = await polite_fetch(self.ctx, self.report, url)
         if result is None:
             return None
         final = result.final

@@ -19,7 +19,7 @@ from archive.capture_extras import MediaDownload
 from archive.capture_writer import PageCapture
 from archive.manifest import ObjectRef
 from archive.store import put_payload_bytes
-from collectors.base import CollectContext, CollectReport
+from collectors.base import CollectContext, CollectReport, polite_fetch
 from collectors.http_fetch import FetchError, FetchResult
 from collectors.media_download import (
     MediaDownloadError,
@@ -98,7 +98,7 @@ class VideoCollector:
         download = MediaDownload(artefact, download.exchange)
         page = None
         if download.exchange is None or info.chosen.url != url:
-            page = await self._fetch_page(url)
+            page = await polite_fetch(self.ctx, self.report, url)
         if page is None:
             # The source URL is the media file (or its page failed): the download is the capture.
             if download.exchange is not None:
@@ -110,7 +110,7 @@ class VideoCollector:
         self._sink(capture)
 
     async def _gallery(self, url: str, entries: tuple[str, ...]) -> None:
-        page = await self._fetch_page(url)
+        page = await polite_fetch(self.ctx, self.report, url)
         if page is not None:
             self._sink(await self._page_capture(page, 0))
         chosen = entries[: self.source.max_pages]
@@ -225,15 +225,6 @@ class VideoCollector:
             return ObjectRef(key=stored.key, sha256=stored.sha256)
         finally:
             result.close()
-
-    async def _fetch_page(self, url: str) -> FetchResult | None:
-        try:
-            return await self.ctx.fetcher.fetch(url)
-        except BlockedTargetError as err:
-            self.report.fail(url, "policy", str(err))
-        except FetchError as err:
-            self.report.fail(url, "fetch", str(err))
-        return None
 
     async def _page_capture(self, result: FetchResult, depth: int) -> PageCapture:
         """The page with its text for the index."""

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from archive.capture_extras import MediaDownload
 from archive.capture_writer import CommitError, PageCapture
-from collectors.base import CollectContext, CollectReport
+from collectors.base import CollectContext, CollectReport, polite_fetch
 from collectors.browser import BrowserCaptureError
 from collectors.http_fetch import FetchError, FetchResult
 from collectors.media_download import MediaDownloadError, MediaHints, download_media
@@ -159,7 +159,7 @@ class WebCrawler:
             if rendered is None:
                 return ()
             return self._captured(url, rendered)
-        result = await self._fetch(url)
+        result = await polite_fetch(self.ctx, self.report, url)
         if result is None:
             return ()
         try:
@@ -213,17 +213,6 @@ class WebCrawler:
 
     def _gate(self, host: str) -> HostGate:
         return self.gates.for_host(host, self.source.concurrency, self.source.delay_seconds)
-
-    async def _fetch(self, url: str) -> FetchResult | None:
-        host = urlsplit(url).hostname or ""
-        try:
-            async with self._gate(host).slot():
-                return await self.fetcher.fetch(url)
-        except BlockedTargetError as err:
-            self._fail(url, "policy", str(err))
-        except FetchError as err:
-            self._fail(url, "fetch", str(err))
-        return None
 
     async def _page(self, result: FetchResult, depth: int) -> PageCapture:
         final = result.final

@@ -95,7 +95,18 @@ def evidence_files(home: Path) -> dict[str, int]:
 
 def summary_row(output: str, source_id: str) -> dict[str, str]:
     """One source's row of the run summary table: status, pages, new bytes, revisits, …"""
-    columns = ("source", "status", "pages", "new bytes", "revisits", "changed", "failures")
+    columns = (
+        "source",
+        "kind",
+        "status",
+        "pages",
+        "posts",
+        "media",
+        "new bytes",
+        "revisits",
+        "changed",
+        "failures",
+    )
     for line in output.splitlines():
         cells = [cell.strip() for cell in line.strip().strip("│").split("│")]
         if cells[0] == source_id and len(cells) == len(columns):
