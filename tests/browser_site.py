@@ -48,9 +48,10 @@ import zlib
 from collections import Counter
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
+
+from tests.loopback_server import LoopbackSite
 
 __all__ = [
     "AFTER_DIALOGS_TEXT",
@@ -479,26 +480,30 @@ ROUTES: dict[str, Route] = {
 }
 
 
-class BrowserTestSite:
+class BrowserTestSite(LoopbackSite):
     """Serve the routes above on loopback; use as a context manager."""
 
+    thread_name = "browser-test-site"
+
     def __init__(self) -> None:
+        super().__init__()
         self.stopping = threading.Event()
         self.drip_finished = threading.Event()
         self.canary = LeakCanary()
         self._hits: Counter[str] = Counter()
         self._lock = threading.Lock()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
-    @property
-    def base_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("BrowserTestSite is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+    def make_server(self) -> ThreadingHTTPServer:
+        server = _Server((self.host, 0), _Handler)
+        server.site = self
+        return server
 
-    def url(self, path: str) -> str:
-        return self.base_url + path
+    def on_start(self) -> None:
+        self.canary.start()
+
+    def on_stop(self) -> None:
+        self.stopping.set()
+        self.canary.stop()
 
     def count(self, path: str) -> None:
         with self._lock:
@@ -507,36 +512,3 @@ class BrowserTestSite:
     def hits(self, path: str) -> int:
         with self._lock:
             return self._hits[path]
-
-    def start(self) -> BrowserTestSite:
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.site = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, args=(0.05,), name="browser-test-site", daemon=True
-        )
-        self._thread.start()
-        self.canary.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self.stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self.canary.stop()
-        self._server = None
-
-    def __enter__(self) -> BrowserTestSite:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -23,13 +23,13 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import cast
 from urllib.parse import unquote, urlsplit
+
+from tests.loopback_server import LoopbackSite
 
 __all__ = ["MEDIA_TYPES", "MediaSite", "json_ld_page", "lay_out_media_site"]
 
@@ -202,58 +202,18 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
     return start, end
 
 
-class MediaSite:
+class MediaSite(LoopbackSite):
     """Serve ``root`` on 127.0.0.1 (a free port) in a thread; use as a context manager."""
 
+    thread_name = "media-site"
+
     def __init__(self, root: Path) -> None:
+        super().__init__()
         self.root = root.resolve()
-        self._server: _MediaServer | None = None
-        self._thread: threading.Thread | None = None
+        self.requests_seen: list[str] = []  # request targets in arrival order
 
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:PORT/``; valid once started."""
-        if self._server is None:
-            raise RuntimeError("MediaSite is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}/"
-
-    def url(self, path: str) -> str:
-        """The absolute URL of ``path`` on this site."""
-        return self.base_url + path.lstrip("/")
-
-    @property
-    def requests_seen(self) -> list[str]:
-        """Request targets in arrival order."""
-        return [] if self._server is None else list(self._server.requests_seen)
-
-    def start(self) -> MediaSite:
-        server = _MediaServer(("127.0.0.1", 0), _MediaHandler)
+    def make_server(self) -> ThreadingHTTPServer:
+        server = _MediaServer((self.host, 0), _MediaHandler)
         server.root = self.root
-        server.requests_seen = []
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, args=(0.05,), name="media-site", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> MediaSite:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        server.requests_seen = self.requests_seen
+        return server

@@ -37,9 +37,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
+
+from tests.loopback_server import LoopbackSite
 
 __all__ = [
     "FIRST_POST_AT",
@@ -184,10 +185,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-class TelegramImitation:
+class TelegramImitation(LoopbackSite):
     """Serve imitated public channels on loopback; ``start()``/``stop()`` or a context manager."""
 
+    thread_name = "telegram-imitation"
+
     def __init__(self, host: str = "127.0.0.1", *, redirect_unknown: bool = False) -> None:
+        super().__init__()
         self.host = host
         self.redirect_unknown = redirect_unknown
         self.requests: list[str] = []  # every request target, in order
@@ -195,53 +199,16 @@ class TelegramImitation:
         self._channels: dict[str, _Channel] = {}
         self._videos: dict[str, Path] = {}
         self._lock = threading.RLock()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     # Server life.
-    @property
-    def base_url(self) -> str:
-        """E.g. ``http://127.0.0.1:8765`` (no trailing slash); valid once started."""
-        if self._server is None:
-            raise RuntimeError("TelegramImitation is not started")
-        return f"http://{self.host}:{self._server.server_address[1]}"
+    def make_server(self) -> ThreadingHTTPServer:
+        server = _Server((self.host, 0), _Handler)
+        server.imitation = self
+        return server
 
     def channel_url(self, name: str) -> str:
         """The preview URL of a channel, as a source entry would name it."""
         return f"{self.base_url}/s/{name}"
-
-    def start(self) -> TelegramImitation:
-        if self._server is not None:
-            return self
-        server = _Server((self.host, 0), _Handler)
-        server.imitation = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, args=(0.05,), name="telegram-imitation", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> TelegramImitation:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # Request counting.
     def count(self, target: str) -> None:
