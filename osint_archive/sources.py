@@ -53,6 +53,8 @@ _MAP_TAG, _SEQ_TAG = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 FieldPath = tuple[str | int, ...]
+# /s/<channel> (the preview) or /<channel>, as t.me names public channels.
+_TELEGRAM_CHANNEL_PATH = re.compile(r"^/(?:s/)?[A-Za-z0-9_]+/?$")
 
 
 def _check_url(url: str) -> str:
@@ -134,6 +136,17 @@ class Source(BaseModel):
         if len(value.split()) != 5 or not croniter.is_valid(value):
             raise ValueError(f"not a valid cron expression or preset: {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _check_kind_options(self) -> Source:
+        if self.kind == "telegram" and not _TELEGRAM_CHANNEL_PATH.match(urlsplit(self.url).path):
+            raise ValueError(
+                f"url: a telegram source names a public channel, e.g. https://t.me/s/<channel>; "
+                f"got {self.url!r}"
+            )
+        if self.browser and self.kind != "web":
+            raise ValueError(f"browser: only web sources are rendered, not {self.kind} sources")
+        return self
 
     @property
     def host(self) -> str:

@@ -466,3 +466,29 @@ def test_all_errors_in_all_entries_are_reported_together(tmp_path: Path) -> None
     ]
     assert all(p.file == str(path) for p in found)
     assert str(found[0]).startswith(f"{path}:3: sources[0].id: ")
+
+
+def test_kind_specific_mistakes_are_reported_with_their_field(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        sources:
+          - id: channel
+            kind: telegram
+            url: https://t.me/
+            schedule: "@hourly"
+          - id: clip
+            kind: video
+            url: https://example.org/watch/1
+            schedule: "@weekly"
+            browser: true
+          - id: ok-channel
+            kind: telegram
+            url: https://mirror.example/s/viasna96
+            schedule: "@hourly"
+        """,
+    )
+    messages = [str(p) for p in problems(path)]
+    assert len(messages) == 2
+    assert "sources[0]" in messages[0] and "https://t.me/s/<channel>" in messages[0]
+    assert "sources[1]" in messages[1] and "browser: only web sources" in messages[1]
