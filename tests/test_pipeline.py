@@ -402,17 +402,20 @@ def test_a_failing_source_does_not_stop_the_others(
     assert load_manifests(tmp_path, "broken") == []
 
 
-def test_a_telegram_source_fails_clearly_while_web_sources_run(
+def test_an_unreachable_telegram_source_fails_clearly_while_web_sources_run(
     tmp_path: Path, demo_site: DemoSite
 ) -> None:
+    # Port 9 on loopback: nothing listens, the connection is refused.
+    channel = {"id": "some-channel", "kind": "telegram", "url": "http://127.0.0.1:9/s/x"}
     config = write_config(
         tmp_path / "s.yaml",
-        {"id": "some-channel", "kind": "telegram", "url": "https://t.me/s/x", "schedule": None},
+        {**channel, "schedule": None, "timeout_seconds": 2},
         web_source("demo-news", demo_site.base_url),
     )
     done = run_cli(tmp_path, "run", "--config", str(config))
     assert done.returncode == 1, done.stderr
-    assert "some-channel: no collector for kind 'telegram'" in done.stderr
+    assert "some-channel: the source URL was not captured" in done.stderr
+    assert "cannot connect" in done.stderr
     assert "Traceback" not in done.stderr
     assert len(load_manifests(tmp_path, "demo-news")) == 9
     assert load_manifests(tmp_path, "some-channel") == []
