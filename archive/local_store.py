@@ -11,14 +11,15 @@ import contextlib
 import os
 import stat
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import BinaryIO
 
 from archive.hashing import HashingPayloadWriter, HashingTempFile
-from archive.keys import STATE_PREFIX, check_key, is_evidence_key
-from archive.store import ObjectNotFoundError, existing_record_matches
+from archive.keys import STATE_PREFIX, check_key, is_evidence_key, payload_key
+from archive.store import ObjectNotFoundError, StoredObject, existing_record_matches, put_payload
 
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 
@@ -78,6 +79,24 @@ class LocalStore:
         return HashingPayloadWriter(
             self.incoming_dir, lambda path, key, _sha, _size: self.publish(path, key)
         )
+
+    def adopt_payload(
+        self, path: Path, sha256: str, size: int, content_type: str = "application/octet-stream"
+    ) -> StoredObject:
+        """Link the file in place (same file system) instead of copying and hashing it again;
+        copies, hashing as it goes, when the file lives on another file system."""
+        key = payload_key(sha256)
+        if self.exists(key):
+            return StoredObject(key, sha256, size, created=False)
+        with open(path, "rb") as finished:
+            os.fsync(finished.fileno())
+        temp = self.incoming_dir / f"adopted-{uuid.uuid4().hex}"
+        try:
+            os.link(path, temp)
+        except OSError:
+            with open(path, "rb") as stream:
+                return put_payload(self, stream, content_type)
+        return StoredObject(key, sha256, size, created=self.publish(temp, key))
 
     def put_record(self, key: str, data: bytes) -> bool:
         if not is_evidence_key(key) or key.startswith("objects/"):

@@ -31,7 +31,7 @@ from urllib3 import BaseHTTPResponse
 
 from archive.hashing import HashingPayloadWriter
 from archive.keys import STATE_PREFIX, check_key, is_evidence_key
-from archive.store import ObjectNotFoundError, existing_record_matches
+from archive.store import ObjectNotFoundError, StoredObject, existing_record_matches, put_payload
 
 MIB = 1024 * 1024
 MIN_PART_SIZE = 5 * MIB  # S3's floor for every part but the last
@@ -328,6 +328,16 @@ class S3Store:
                 path, key, sha256, size, content_type
             ),
         )
+
+    def adopt_payload(
+        self, path: Path, sha256: str, size: int, content_type: str = "application/octet-stream"
+    ) -> StoredObject:
+        """Upload the file (hashed again on the way, and checked against ``sha256``)."""
+        with open(path, "rb") as stream:
+            stored = put_payload(self, stream, content_type)
+        if stored.sha256 != sha256:
+            raise ValueError(f"{path} changed since it was hashed: {stored.sha256} != {sha256}")
+        return stored
 
     def put_record(self, key: str, data: bytes) -> bool:
         """Create an immutable record under retention; False if identical bytes existed."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
 CHUNK_SIZE = 1024 * 1024
@@ -62,6 +63,13 @@ class ObjectStore(Protocol):
 
     def payload_writer(self, content_type: str = "application/octet-stream") -> PayloadWriter:
         """A writer for one payload; use it as a context manager or call ``abort``."""
+        ...
+
+    def adopt_payload(
+        self, path: Path, sha256: str, size: int, content_type: str = "application/octet-stream"
+    ) -> StoredObject:
+        """Store a finished file whose SHA-256 was computed while it was written (a download
+        hashed as it streamed), without copying it again where the backend can."""
         ...
 
     def put_record(self, key: str, data: bytes) -> bool:

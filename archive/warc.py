@@ -137,6 +137,8 @@ class WarcFileWriter:
         truncated: str | None,
     ) -> RecordRef:
         """A response record whose digests were computed while the body streamed in."""
+        if not block_sha256:
+            raise ValueError(f"{url}: no block digest (a media download is not a response record)")
         headers = {
             "WARC-Date": warc_date(moment),
             "WARC-Block-Digest": warc_digest(block_sha256),

@@ -272,8 +272,10 @@ class HttpFetcher:
         connections: int = 64,
         bodies_on_disk: bool = False,
     ) -> None:
-        """``bodies_on_disk``: every body goes to a named temporary file (``body.name``), for
-        media that other programs (ffprobe) must read; otherwise small bodies stay in memory."""
+        """``bodies_on_disk``: for media files, kept as objects rather than WARC response
+        records: every body goes to a named temporary file (``body.name``) that ffprobe can
+        read and the store can adopt, and no WARC block digest is computed (``block_sha256``
+        is empty) since no response record will hold the body."""
         self.policy = policy
         self.limits = limits
         self.bodies_on_disk = bodies_on_disk
@@ -426,7 +428,9 @@ class HttpFetcher:
         payload_digest = hashlib.sha256()
         # warcio writes headers with non-ASCII bytes percent-encoded (to_ascii_bytes); the
         # block digest must cover the bytes as written, or `warcio check` fails.
-        block_digest = hashlib.sha256(response_head.to_ascii_bytes())
+        block_digest = (
+            None if self.bodies_on_disk else hashlib.sha256(response_head.to_ascii_bytes())
+        )
         body: IO[bytes] = (
             tempfile.NamedTemporaryFile(prefix="osint-archive-")  # noqa: SIM115
             if self.bodies_on_disk
@@ -443,7 +447,8 @@ class HttpFetcher:
                         truncated = "length"
                     body.write(chunk)
                     payload_digest.update(chunk)
-                    block_digest.update(chunk)
+                    if block_digest is not None:
+                        block_digest.update(chunk)
                     size += len(chunk)
                     if truncated:
                         break
@@ -463,7 +468,7 @@ class HttpFetcher:
             body=body,
             body_size=size,
             payload_sha256=payload_digest.hexdigest(),
-            block_sha256=block_digest.hexdigest(),
+            block_sha256=block_digest.hexdigest() if block_digest is not None else "",
             ip_address=ip_address,
             tls=tls,
             fetched_at=fetched_at,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, cast
 
 from archive.capture_extras import MediaDownload
 from archive.manifest import MediaArtefact
@@ -82,11 +81,13 @@ async def download_media(
         probe = None
         if hints.kind != "photo":
             probe = await _probe(url, Path(final.body.name), hints.max_duration_seconds)
-        final.body.seek(0)
+        final.body.flush()
+        # The digest was taken as the bytes streamed in: the file is adopted, not copied.
         stored = await asyncio.to_thread(
-            put_payload,
-            store,
-            cast(BinaryIO, final.body),
+            store.adopt_payload,
+            Path(final.body.name),
+            final.payload_sha256,
+            final.body_size,
             content_type or "application/octet-stream",
         )
         artefact = MediaArtefact(

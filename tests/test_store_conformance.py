@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from pathlib import Path
 
 import pytest
 
@@ -132,3 +133,23 @@ def test_local_store_removes_only_abandoned_temp_files(tmp_path) -> None:  # typ
     LocalStore(root)
     assert not old.exists()
     assert fresh.exists()
+
+
+def test_a_downloaded_file_is_adopted_under_its_digest(store: ObjectStore, tmp_path: Path) -> None:
+    data = b"downloaded media bytes " * 1000
+    digest = hashlib.sha256(data).hexdigest()
+    downloaded = tmp_path / "download.part"
+    downloaded.write_bytes(data)
+    stored = store.adopt_payload(downloaded, digest, len(data), "video/mp4")
+    assert (stored.key, stored.sha256, stored.size, stored.created) == (
+        payload_key(digest),
+        digest,
+        len(data),
+        True,
+    )
+    assert store.read_bytes(stored.key) == data
+    # The download's own file may go; the stored object stays. A second adoption stores nothing.
+    downloaded.unlink()
+    downloaded.write_bytes(data)
+    assert store.adopt_payload(downloaded, digest, len(data)).created is False
+    assert store.read_bytes(stored.key) == data
