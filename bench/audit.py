@@ -32,7 +32,6 @@ import random
 import shutil
 import subprocess
 import sys
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,7 +42,7 @@ from archive.local_store import LocalStore
 from archive.store import put_payload
 from archive.warc import WarcFileWriter
 from bench.crawl import ChildRun, cpu_model, osint_archive_version, run_measured
-from bench.report import render_result
+from bench.harness import BenchError, run_benchmark
 
 REPO = Path(__file__).resolve().parent.parent
 TARGET_RATIO = 0.9
@@ -67,10 +66,6 @@ print(json.dumps({"intact": report.intact, "findings": len(report.findings),
                   "objects": report.totals.objects_hashed, "bytes": report.totals.bytes_hashed,
                   "audit_seconds": seconds, "peak_rss_mib": hwm_kib / 1024}))
 """
-
-
-class BenchError(RuntimeError):
-    """A precondition or a step failed; the message says which."""
 
 
 class GeneratedBytes:
@@ -395,22 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1, help="seeds the object sizes")
     parser.add_argument("--keep", action="store_true", help="keep the stored objects")
     args = parser.parse_args(argv)
-    workdir = Path(tempfile.mkdtemp(prefix="osint-bench-audit-", dir=args.dir))
-    try:
-        result = benchmark(args, workdir)
-    except BenchError as error:
-        print(f"bench.audit: {error}", file=sys.stderr)
-        return 2
-    finally:
-        if args.keep:
-            print(f"working directory kept: {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)  # several GB: never left behind
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(render_result(result))
-    print(f"written {args.out}; `python -m bench.report` updates the README table")
-    return 0
+    return run_benchmark("audit", args, benchmark, scratch_parent=args.dir, keep_on_error=False)
 
 
 if __name__ == "__main__":

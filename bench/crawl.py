@@ -24,7 +24,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -35,17 +34,13 @@ from typing import Any
 
 import yaml
 
-from bench.report import render_result
+from bench.harness import BenchError, run_benchmark
 from bench.site import generate_site
 
 REPO = Path(__file__).resolve().parent.parent
 TARGET_SPEEDUP = 3.0
 TARGET_RECRAWL_PERCENT = 5.0
 MIN_SITE_PAGES = 300
-
-
-class BenchError(RuntimeError):
-    """A precondition or a step failed; the message says which and what to do."""
 
 
 @dataclass
@@ -475,24 +470,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.pages < MIN_SITE_PAGES:
         print(f"note: the target is stated for sites of ≥ {MIN_SITE_PAGES} pages", file=sys.stderr)
 
-    workdir = Path(tempfile.mkdtemp(prefix="osint-bench-crawl-"))
-    try:
-        result = benchmark(args, workdir)
-    except BenchError as error:
-        # Keep the logs the message points to.
-        print(f"bench.crawl: {error}\n(working directory kept: {workdir})", file=sys.stderr)
-        return 2
-    if args.keep:
-        print(f"working directory kept: {workdir}")
-    else:
-        shutil.rmtree(workdir, ignore_errors=True)
-    if result is None:
-        return 0
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(render_result(result))
-    print(f"written {args.out}; `python -m bench.report` updates the README table")
-    return 0
+    return run_benchmark("crawl", args, benchmark)
 
 
 if __name__ == "__main__":

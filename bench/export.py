@@ -35,7 +35,6 @@ import random
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -57,8 +56,8 @@ from archive.manifest import (
 )
 from archive.store import put_payload_bytes
 from archive.warc import WarcFileWriter, warc_date
-from bench.crawl import BenchError, ChildRun, cpu_model, osint_archive_version, run_measured
-from bench.report import render_result
+from bench.crawl import ChildRun, cpu_model, osint_archive_version, run_measured
+from bench.harness import BenchError, run_benchmark
 from bench.site import paragraph
 
 REPO = Path(__file__).resolve().parent.parent
@@ -606,21 +605,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the working directory")
     args = parser.parse_args(argv)
 
-    workdir = Path(tempfile.mkdtemp(prefix="osint-bench-export-"))
-    try:
-        result = benchmark(args, workdir)
-    except BenchError as error:
-        print(f"bench.export: {error}\n(working directory kept: {workdir})", file=sys.stderr)
-        return 2
-    if args.keep:
-        print(f"working directory kept: {workdir}")
-    else:
-        shutil.rmtree(workdir, ignore_errors=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(render_result(result))
-    print(f"written {args.out}; `python -m bench.report` updates the README table")
-    return 0
+    return run_benchmark("export", args, benchmark)
 
 
 if __name__ == "__main__":

@@ -9,9 +9,10 @@ Every ``bench/results/*.json`` holds one benchmark's latest figures in a shared 
                "met": true | false | null}]}
 
 (``generated_at``, ``machine``, ``notes`` and ``met`` are optional; other keys are ignored.)
-The Markdown tables replace the block between ``<!-- bench:start -->`` and
-``<!-- bench:end -->`` in the README. Without a README or without the markers, the tables are
-printed and nothing is written; without results, nothing is done.
+Tables follow the pipeline's order (``ORDER``: collection, then preservation); results not
+named there come after them, in name order. The Markdown tables replace the block between
+``<!-- bench:start -->`` and ``<!-- bench:end -->`` in the README. Without a README or without
+the markers, the tables are printed and nothing is written; without results, nothing is done.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 MET_MARK = {True: "✅", False: "❌", None: ""}
+# Result file stems in the README's order: collectors first (web, browser, Telegram, video),
+# then preservation (fixity audit, export).
+ORDER = ("crawl", "browser", "telegram", "media", "audit", "export")
 
 
 def cell(value: Any) -> str:
@@ -61,10 +65,16 @@ def render_result(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def result_order(path: Path) -> tuple[int, str]:
+    """Where a result file's table goes: its place in ``ORDER``, unknown ones last by name."""
+    return (ORDER.index(path.stem) if path.stem in ORDER else len(ORDER), path.name)
+
+
 def load_results(results_dir: Path) -> list[dict[str, Any]]:
-    """Every result file, in name order; files that are not a results object are skipped."""
+    """Every result file, in ``result_order``; files that are not a results object are
+    skipped."""
     results = []
-    for path in sorted(results_dir.glob("*.json")):
+    for path in sorted(results_dir.glob("*.json"), key=result_order):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as error:
