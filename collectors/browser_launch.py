@@ -69,10 +69,11 @@ class BrowserOptions:
 
 def launch_arguments(options: BrowserOptions) -> list[str]:
     """Chromium flags: bounded memory, no background traffic, no way around interception."""
+    # Chromium's sandbox will not start as root (as in most containers). Untrusted pages are
+    # then only as contained as the process itself: run capture as a plain user to keep it.
+    sandbox = ["--no-sandbox"] if os.geteuid() == 0 else []
     return [
-        # Chromium's sandbox will not start as root (as in most containers). Untrusted pages
-        # are then only as contained as the process itself: run capture as a plain user.
-        "--no-sandbox",
+        *sandbox,
         "--disable-dev-shm-usage",
         f"--js-flags=--max-old-space-size={options.js_heap_mb}",
         f"--renderer-process-limit={options.renderer_processes}",
