@@ -9,6 +9,7 @@ that is not media, truncated or corrupt is caught here with a clear reason.
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,14 +79,20 @@ async def download_media(
             raise MediaDownloadError(url, "caps", f"larger than {cap}; not kept")
         if content_type and content_type.split(";")[0].strip().lower() in NOT_MEDIA_TYPES:
             raise MediaDownloadError(url, "media", f"the media URL returned {content_type}")
-        probe = None
-        if hints.kind != "photo":
-            probe = await _probe(url, Path(final.body.name), hints.max_duration_seconds)
         final.body.flush()
+        path = Path(final.body.name)
+        # The file reaches the disk while ffprobe reads it (the store's own fsync is then quick).
+        durable = asyncio.create_task(asyncio.to_thread(os.fsync, final.body.fileno()))
+        try:
+            probe = None
+            if hints.kind != "photo":
+                probe = await _probe(url, path, hints.max_duration_seconds)
+        finally:
+            await durable
         # The digest was taken as the bytes streamed in: the file is adopted, not copied.
         stored = await asyncio.to_thread(
             store.adopt_payload,
-            Path(final.body.name),
+            path,
             final.payload_sha256,
             final.body_size,
             content_type or "application/octet-stream",
