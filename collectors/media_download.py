@@ -17,7 +17,7 @@ from archive.capture_extras import MediaDownload
 from archive.manifest import MediaArtefact
 from archive.store import ObjectStore, put_payload
 from collectors.http_fetch import FetchError, HttpFetcher
-from collectors.media_extract import CorruptMediaError, MediaProbe, probe_media
+from collectors.media_probe import CorruptMediaError, MediaProbe, probe_media
 from collectors.netguard import BlockedTargetError
 
 HTTP_DOWNLOADER = "osint-archive-http"

@@ -1,4 +1,4 @@
-"""yt-dlp as a library, fenced in: understand a video page, pick a format, probe media files.
+"""yt-dlp as a library, fenced in: understand a video page, pick a format, download streams.
 
 yt-dlp is used to read a page and choose a format without downloading (``extract_media``). The
 chosen format's bytes are normally fetched by the project's own guarded fetcher
@@ -7,22 +7,19 @@ chosen format's bytes are normally fetched by the project's own guarded fetcher
 private directory. Either way yt-dlp never runs a program: no exec or other post-processors, no
 external downloader, no ffmpeg (it is hidden from yt-dlp), no JavaScript runtime, no plugins,
 no configuration files, no cookies from browsers, no cache directory, nothing written outside
-the directory it is given. ``probe_media`` runs ffprobe (ours, not yt-dlp's) on a file.
+the directory it is given. Files are probed with ffprobe by ``collectors.media_probe``.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import math
 import os
 import re
-import shutil
-import subprocess
 import tempfile
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -34,14 +31,14 @@ from yt_dlp.networking.exceptions import HTTPError, TransportError
 from yt_dlp.postprocessor.ffmpeg import FFmpegPostProcessor
 from yt_dlp.utils import DownloadError, UnsupportedError, YoutubeDLError
 
+from collectors.media_probe import int_or_none, str_or_none
+
 __all__ = [
     "MIN_YTDLP_VERSION",
-    "CorruptMediaError",
     "MediaExtractionError",
     "MediaFormat",
     "MediaInfo",
     "MediaOptions",
-    "MediaProbe",
     "MediaRefused",
     "MultipleMediaError",
     "NoMediaFoundError",
@@ -50,7 +47,6 @@ __all__ = [
     "check_ytdlp_version",
     "download_with_ytdlp",
     "extract_media",
-    "probe_media",
     "safe_ydl_params",
     "ytdlp_version",
 ]
@@ -69,7 +65,6 @@ DEFAULT_MAX_HEIGHT = 720
 DEFAULT_MAX_BYTES = 4_000_000_000
 DEFAULT_MAX_DURATION_SECONDS = 4 * 3600.0
 DEFAULT_SOCKET_TIMEOUT_SECONDS = 30.0
-PROBE_TIMEOUT_SECONDS = 60.0
 # Protocols whose yt-dlp downloaders are pure Python (HttpFD, HlsFD, DashSegmentsFD).
 # rtmp, rtsp, mms and live streams would hand the transfer to an external program.
 NATIVE_PROTOCOLS = frozenset({"http", "https", "m3u8", "m3u8_native", "http_dash_segments"})
@@ -120,15 +115,6 @@ class MediaRefused(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-class CorruptMediaError(Exception):
-    """ffprobe cannot read the file as media; ``stderr`` is what it said."""
-
-    def __init__(self, message: str, *, path: Path, stderr: str = "") -> None:
-        super().__init__(message)
-        self.path = path
-        self.stderr = stderr
 
 
 @dataclass(frozen=True)
@@ -215,21 +201,6 @@ class MediaInfo:
     def fetch_over_http(self) -> bool:
         """True when every stream is one plain http(s) file for the guarded fetcher."""
         return all(stream.protocol in HTTP_PROTOCOLS for stream in self.streams)
-
-
-@dataclass(frozen=True)
-class MediaProbe:
-    """ffprobe's view of a file."""
-
-    duration: float | None
-    format_name: str
-    has_video: bool
-    has_audio: bool
-    width: int | None
-    height: int | None
-    video_codec: str | None
-    audio_codec: str | None
-    ffprobe: dict[str, Any] = field(repr=False)  # the full JSON, kept as provenance
 
 
 def ytdlp_version() -> str:
@@ -438,16 +409,6 @@ def _extraction_error(err: YoutubeDLError, url: str) -> MediaExtractionError:
     )
 
 
-def _int_or_none(value: Any) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return int(value) if math.isfinite(value) else None
-
-
-def _str_or_none(value: Any) -> str | None:
-    return None if value in (None, "", "none") else str(value)
-
-
 def _parse_upload_date(value: Any) -> date | None:
     if not isinstance(value, str) or not re.fullmatch(r"\d{8}", value):
         return None
@@ -464,13 +425,13 @@ def _media_format(fmt: Mapping[str, Any]) -> MediaFormat:
         url=str(fmt["url"]),
         protocol=str(fmt.get("protocol") or "https"),
         ext=str(fmt.get("ext") or "bin"),
-        width=_int_or_none(fmt.get("width")),
-        height=_int_or_none(fmt.get("height")),
-        filesize=_int_or_none(fmt.get("filesize")),
+        width=int_or_none(fmt.get("width")),
+        height=int_or_none(fmt.get("height")),
+        filesize=int_or_none(fmt.get("filesize")),
         http_headers={str(k): str(v) for k, v in headers.items()},
-        vcodec=_str_or_none(fmt.get("vcodec")),
-        acodec=_str_or_none(fmt.get("acodec")),
-        filesize_approx=_int_or_none(fmt.get("filesize_approx")),
+        vcodec=str_or_none(fmt.get("vcodec")),
+        acodec=str_or_none(fmt.get("acodec")),
+        filesize_approx=int_or_none(fmt.get("filesize_approx")),
     )
 
 
@@ -500,7 +461,7 @@ def _subtitle_tracks(info: Mapping[str, Any]) -> tuple[SubtitleTrack, ...]:
                     language=str(language),
                     url=str(best["url"]),
                     ext=str(best.get("ext") or "vtt"),
-                    name=_str_or_none(best.get("name")),
+                    name=str_or_none(best.get("name")),
                     automatic=automatic,
                 )
             )
@@ -517,9 +478,9 @@ def _thumbnails(info: Mapping[str, Any]) -> tuple[str, ...]:
 
 def _entry_url(entry: Mapping[str, Any]) -> str | None:
     if entry.get("_type") in ("url", "url_transparent"):
-        return _str_or_none(entry.get("url"))
+        return str_or_none(entry.get("url"))
     formats = entry.get("formats") or ()
-    return _str_or_none(entry.get("url") or (formats[-1].get("url") if formats else None))
+    return str_or_none(entry.get("url") or (formats[-1].get("url") if formats else None))
 
 
 def _single_entry(info: dict[str, Any], url: str) -> dict[str, Any]:
@@ -641,9 +602,9 @@ def _extract_media(
         webpage_url=str(info.get("webpage_url") or url),
         extractor=str(info.get("extractor_key") or info.get("extractor") or "unknown"),
         media_id=str(info.get("id") or ""),
-        title=_str_or_none(info.get("title")),
+        title=str_or_none(info.get("title")),
         duration=float(duration) if isinstance(duration, int | float) else None,
-        uploader=_str_or_none(info.get("uploader")),
+        uploader=str_or_none(info.get("uploader")),
         upload_date=_parse_upload_date(info.get("upload_date")),
         chosen=streams[0],
         subtitles=_subtitle_tracks(info) if options.subtitles else (),
@@ -749,70 +710,3 @@ def download_with_ytdlp(
     if path.stat().st_size > options.max_bytes:
         raise MediaRefused(f"file of {path.stat().st_size} bytes exceeds the cap")
     return _label_container(path)
-
-
-def probe_media(path: Path, *, timeout: float = PROBE_TIMEOUT_SECONDS) -> MediaProbe:
-    """Read ``path`` with ffprobe: duration, container, streams.
-
-    Raises ``CorruptMediaError`` (with ffprobe's stderr) for truncated or corrupt files and for
-    files that hold no audio or video at all, e.g. an HTML page saved under a media name.
-    """
-    ffprobe = shutil.which("ffprobe")
-    if ffprobe is None:
-        raise RuntimeError("ffprobe is not installed; `make system-deps` installs it")
-    command = [
-        ffprobe, "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
-        "--", str(path),
-    ]  # fmt: skip
-    try:
-        done = subprocess.run(command, capture_output=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired as err:
-        raise CorruptMediaError(f"ffprobe timed out after {timeout:g} s", path=path) from err
-    stderr = done.stderr.decode("utf-8", "replace").strip()
-    if done.returncode != 0:
-        raise CorruptMediaError(
-            f"ffprobe cannot read {path.name}: {stderr or f'exit {done.returncode}'}",
-            path=path,
-            stderr=stderr,
-        )
-    try:
-        report = json.loads(done.stdout)
-    except ValueError as err:
-        raise CorruptMediaError("ffprobe printed no JSON", path=path, stderr=stderr) from err
-    streams = report.get("streams") or []
-    # Cover art in audio files is a one-frame "video" stream; it does not make a video.
-    video = [
-        s
-        for s in streams
-        if s.get("codec_type") == "video" and not (s.get("disposition") or {}).get("attached_pic")
-    ]
-    audio = [s for s in streams if s.get("codec_type") == "audio"]
-    if not video and not audio:
-        raise CorruptMediaError(
-            f"{path.name} holds no audio or video stream", path=path, stderr=stderr
-        )
-    container = report.get("format") or {}
-    duration = _float_or_none(container.get("duration"))
-    if duration is None:
-        duration = max(
-            filter(None, (_float_or_none(s.get("duration")) for s in streams)), default=None
-        )
-    return MediaProbe(
-        duration=duration,
-        format_name=str(container.get("format_name") or ""),
-        has_video=bool(video),
-        has_audio=bool(audio),
-        width=_int_or_none(video[0].get("width")) if video else None,
-        height=_int_or_none(video[0].get("height")) if video else None,
-        video_codec=_str_or_none(video[0].get("codec_name")) if video else None,
-        audio_codec=_str_or_none(audio[0].get("codec_name")) if audio else None,
-        ffprobe=report,
-    )
-
-
-def _float_or_none(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None

@@ -29,7 +29,6 @@ from collectors.media_download import (
 )
 from collectors.media_extract import (
     HTTP_PROTOCOLS,
-    CorruptMediaError,
     MediaExtractionError,
     MediaInfo,
     MediaOptions,
@@ -37,8 +36,8 @@ from collectors.media_extract import (
     MultipleMediaError,
     download_with_ytdlp,
     extract_media,
-    probe_media,
 )
+from collectors.media_probe import CorruptMediaError, probe_media
 from collectors.netguard import BlockedTargetError
 from collectors.web import extract_for_index
 

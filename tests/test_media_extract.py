@@ -17,7 +17,6 @@ from collectors.media_extract import (
     MIN_YTDLP_VERSION,
     NO_FFMPEG,
     OUTPUT_TEMPLATE,
-    CorruptMediaError,
     MediaExtractionError,
     MediaInfo,
     MediaOptions,
@@ -28,10 +27,10 @@ from collectors.media_extract import (
     check_ytdlp_version,
     download_with_ytdlp,
     extract_media,
-    probe_media,
     safe_ydl_params,
     ytdlp_version,
 )
+from collectors.media_probe import CorruptMediaError, probe_media
 from tests.media_fixtures import SpeechSample
 from tests.media_site import MediaSite, json_ld_page, lay_out_media_site
 
