@@ -14,6 +14,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 from archive.manifest import (
     BrowserArtefacts,
@@ -70,7 +71,9 @@ class PostItem:
     problems: Sequence[str] = ()
     media: list[MediaDownload] = field(default_factory=list)
 
+    @cached_property
     def json_bytes(self) -> bytes:
+        """The structured post as stored (serialised once, for the record and the manifest)."""
         return json.dumps(self.record, ensure_ascii=False, sort_keys=True).encode("utf-8")
 
 
@@ -189,7 +192,7 @@ def write_post(
 ) -> tuple[PostArtefact, RecordRef, int]:
     """The post's JSON as a ``resource`` record and an object; returns the manifest's ``post``
     part, the record, and the new bytes stored."""
-    data = post.json_bytes()
+    data = post.json_bytes
     ref = warc.write_resource(
         f"urn:post:{post.permalink}", "application/json", data, moment, page_record_id
     )

@@ -54,6 +54,7 @@ class CommitError(Exception):
     """A segment could not be committed; the run must stop and be resumed by the next pass."""
 
 
+POST_TEXT_EXTRACTOR = "osint-archive telegram preview parser"
 CAPTURE_NAMESPACE = uuid.UUID("5b0c2f55-8f0e-4a6e-9d7a-2a6f0b1c9e41")
 
 
@@ -369,18 +370,9 @@ class CaptureWriter:
         text_status = "none"
         changed = False
         if page.page_text is not None and item.text_sha256 is not None:
-            stored = put_payload_bytes(
-                self.store, page.page_text.text.encode("utf-8"), "text/plain; charset=utf-8"
-            )
-            if stored.created:
-                self.stats.new_bytes += stored.size
-            text_artefact = TextArtefact(
-                key=stored.key,
-                sha256=stored.sha256,
-                title=page.page_text.title,
-                chars=len(page.page_text.text),
-                charset=page.page_text.charset,
-                extractor=extractor_version(),
+            text = page.page_text
+            text_artefact = self._store_text(
+                text.text, text.title, text.charset, extractor_version()
             )
             last_text = item.previous.last_text_sha256 if item.previous else None
             if item.previous is None or last_text is None:
@@ -452,24 +444,27 @@ class CaptureWriter:
             source_options=self.options_ref,
         )
 
+    def _store_text(self, text: str, title: str, charset: str, extractor: str) -> TextArtefact:
+        """Store the text the index gets, as its own payload, and describe it."""
+        stored = put_payload_bytes(self.store, text.encode("utf-8"), "text/plain; charset=utf-8")
+        if stored.created:
+            self.stats.new_bytes += stored.size
+        return TextArtefact(
+            key=stored.key,
+            sha256=stored.sha256,
+            title=title,
+            chars=len(text),
+            charset=charset,
+            extractor=extractor,
+        )
+
     def _post_manifest(self, page: CaptureManifest, post: _PendingPost) -> CaptureManifest:
         """A post's own capture: its JSON record, text and media, in the page's WARC."""
         item = post.item
         text = None
         if item.text:
-            stored = put_payload_bytes(
-                self.store, item.text.encode("utf-8"), "text/plain; charset=utf-8"
-            )
-            if stored.created:
-                self.stats.new_bytes += stored.size
-            text = TextArtefact(
-                key=stored.key,
-                sha256=stored.sha256,
-                title=f"{item.channel}/{item.message_id}",
-                chars=len(item.text),
-                charset="utf-8",
-                extractor="osint-archive telegram preview parser",
-            )
+            title = f"{item.channel}/{item.message_id}"
+            text = self._store_text(item.text, title, "utf-8", POST_TEXT_EXTRACTOR)
         warc = page.warc.model_copy(
             update={
                 "record_type": "resource",
@@ -486,7 +481,7 @@ class CaptureWriter:
                 "final_url": item.permalink,
                 "content_type": "application/json",
                 "payload_sha256": post.artefact.sha256,
-                "payload_size": len(item.json_bytes()),
+                "payload_size": len(item.json_bytes),
                 "truncated": None,
                 "redirect_chain": [],
                 "warc": warc,

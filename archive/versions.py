@@ -37,8 +37,10 @@ def ffprobe_version() -> str:
     return first.removeprefix("ffprobe version ").split(" ")[0] or "unknown"
 
 
+@cache
 def capture_tools(kind: str, browser: bool = False) -> dict[str, str]:
-    """The tools recorded in a capture's manifest: the common ones, and those of its kind."""
+    """The tools recorded in a capture's manifest: the common ones, and those of its kind
+    (looked up once per kind: package metadata lookups are slow, and every manifest asks)."""
     tools = dict(tool_versions())
     if kind == "video":
         tools["yt-dlp"] = package_version("yt-dlp")

@@ -7,12 +7,13 @@ what they answer; this is what they share: start, stop, the address, use as a co
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from http.server import ThreadingHTTPServer
 from types import TracebackType
 from typing import Self
 
 
-class LoopbackSite:
+class LoopbackSite(ABC):
     """Subclasses make their server in ``make_server``; ``on_start``/``on_stop`` for extras."""
 
     thread_name = "loopback-site"
@@ -22,9 +23,9 @@ class LoopbackSite:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
+    @abstractmethod
     def make_server(self) -> ThreadingHTTPServer:
         """A server bound to ``(self.host, 0)``, not yet serving."""
-        raise NotImplementedError
 
     @property
     def port(self) -> int:
@@ -63,10 +64,10 @@ class LoopbackSite:
         self._server = None
         self._thread = None
 
-    def on_start(self) -> None:
+    def on_start(self) -> None:  # noqa: B027 - an optional hook, empty by design
         """Called once serving has begun."""
 
-    def on_stop(self) -> None:
+    def on_stop(self) -> None:  # noqa: B027 - an optional hook, empty by design
         """Called before the server shuts down."""
 
     def __enter__(self) -> Self:
