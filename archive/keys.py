@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
-EVIDENCE_PREFIXES = ("objects/", "captures/", "custody/")
+EVIDENCE_PREFIXES = ("objects/", "captures/", "custody/", "transcripts/")
 STATE_PREFIX = "state/"
 
 
@@ -28,6 +28,16 @@ def sha256_of_payload_key(key: str) -> str | None:
 def manifest_key(source_id: str, day: datetime, capture_id: str) -> str:
     """Key of a capture manifest: ``captures/<source>/<YYYY>/<MM>/<DD>/<capture id>.json``."""
     return f"captures/{source_id}/{day:%Y/%m/%d}/{capture_id}.json"
+
+
+def transcript_key(media_sha256: str, model_id: str) -> str:
+    """Key of the record linking a media file to its transcript by one model:
+    ``transcripts/<media sha256>/<model id>.json`` (found from the media's hash alone)."""
+    if not _SHA256_HEX.match(media_sha256):
+        raise ValueError(f"not a lowercase hex SHA-256: {media_sha256!r}")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]*", model_id):
+        raise ValueError(f"not a key-safe model id: {model_id!r}")
+    return f"transcripts/{media_sha256}/{model_id}.json"
 
 
 def is_evidence_key(key: str) -> bool:

@@ -132,6 +132,10 @@ class LocalStore:
         except FileNotFoundError as err:
             raise ObjectNotFoundError(key) from err
 
+    def local_path(self, key: str) -> Path | None:
+        path = self._path(key)
+        return path if path.is_file() else None
+
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 

@@ -387,6 +387,9 @@ class S3Store:
         with self.open(key) as stream:
             return stream.read()
 
+    def local_path(self, key: str) -> Path | None:
+        return None  # objects live on the server; callers stream them
+
     def exists(self, key: str) -> bool:
         """Whether a current version is stored under the key."""
         try:

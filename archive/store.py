@@ -95,6 +95,11 @@ class ObjectStore(Protocol):
         """Whether an object is stored under the key."""
         ...
 
+    def local_path(self, key: str) -> Path | None:
+        """The object's file when the backend keeps objects as local files (read-only; tools
+        such as ffmpeg then read it in place), else None."""
+        ...
+
     def size(self, key: str) -> int:
         """Stored size in bytes."""
         ...

@@ -24,17 +24,28 @@ def tool_versions() -> dict[str, str]:
     return found
 
 
-@cache
-def ffprobe_version() -> str:
-    """The first line of ``ffprobe -version`` ("unknown" when it is not installed)."""
+def _ffmpeg_suite_version(tool: str) -> str:
+    """The version in the first line of ``<tool> -version`` ("unknown" when not installed)."""
     try:
         done = subprocess.run(
-            ["ffprobe", "-version"], capture_output=True, text=True, timeout=10, check=False
+            [tool, "-version"], capture_output=True, text=True, timeout=10, check=False
         )
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
     first = done.stdout.splitlines()[0] if done.stdout else ""
-    return first.removeprefix("ffprobe version ").split(" ")[0] or "unknown"
+    return first.removeprefix(f"{tool} version ").split(" ")[0] or "unknown"
+
+
+@cache
+def ffprobe_version() -> str:
+    """ffprobe's version, as media probing records it."""
+    return _ffmpeg_suite_version("ffprobe")
+
+
+@cache
+def ffmpeg_version() -> str:
+    """ffmpeg's version, as audio extraction records it."""
+    return _ffmpeg_suite_version("ffmpeg")
 
 
 @cache

@@ -120,7 +120,9 @@ class Source(BaseModel):
     # Browser capture (web sources with browser: true).
     page_seconds: Seconds = 60
     scroll_steps: int = Field(20, ge=0, le=1000)
+    # ISO 639-1: the language of the pages and of the speech in the media (forces detection)
     language: str | None = Field(None, pattern=r"^[a-z]{2}$")
+    transcribe: bool = True  # run speech recognition on the media this source captures
     tags: list[str] = []
     description: str = ""
 
