@@ -36,6 +36,7 @@ from archive.audit_report import (
     FindingKind,
 )
 from archive.audit_timestamps import check_timestamps
+from archive.audit_transcripts import check_transcripts
 from archive.audit_warc import Revisit, WarcScan
 from archive.custody import CustodyEvent
 from archive.keys import sha256_of_payload_key
@@ -112,6 +113,7 @@ def audit_archive(
         index, report.totals.chains = check_custody(store, pool, window, report.findings)
         report.totals.events = index.events
         report.totals.manifests = check_manifests(store, pool, window, index, report.findings)
+        report.totals.transcripts = check_transcripts(store, pool, window, index, report.findings)
         _check_payloads(store, pool, window, index, report, on_progress)
     check_timestamps(store, timestamp_roots, index.tokens, report.totals, report.findings)
     order = {kind: position for position, kind in enumerate(FINDING_KINDS)}

@@ -2,7 +2,8 @@
 
 ``CustodyLog.verify`` finds edited, removed and reordered events; the events themselves are
 then read for what they record: the manifest hash of each capture (``captured``), the WARCs
-stored (``stored``), and any payload key an event of any type names.
+stored (``stored``), the transcript records (``transcribed``), and any payload key an event
+of any type names.
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ def _index_event(index: RecordIndex, chain: str, seq: int, event: dict[str, Any]
         day = _run_day_of_warc(chain, filename)
         if day:
             index.run_days.setdefault(subject, day)
+    elif kind == "transcribed" and isinstance(details.get("record_sha256"), str):
+        index.transcripts[subject] = (details["record_sha256"], event_key(chain, seq))
     elif kind == "timestamped":
         index.tokens.update(dict.fromkeys(map(str, details.get("tokens") or []), chain))
     elif kind == "captured":

@@ -95,6 +95,8 @@ class RecordIndex:
     expected_records: dict[str, list[ExpectedRecord]] = field(default_factory=dict)
     manifest_ids: set[str] = field(default_factory=set)
     tokens: dict[str, str] = field(default_factory=dict)  # timestamp token key -> chain
+    # transcript record key -> (record SHA-256, the custody event that listed it)
+    transcripts: dict[str, tuple[str, str]] = field(default_factory=dict)
     events: int = 0
 
 

@@ -54,6 +54,7 @@ class AuditTotals:
     objects_hashed: int = 0  # of those, re-hashed in this audit (all, unless since/sample)
     bytes_hashed: int = 0
     manifests: int = 0
+    transcripts: int = 0  # transcript records under transcripts/
     warcs: int = 0  # WARC objects read record by record
     warc_records: int = 0
     digests_verified: int = 0  # records whose WARC-Block/Payload-Digest warcio recomputed

@@ -33,6 +33,9 @@ class Hit:
     title: str
     snippet: str
     score: float
+    media_sha256: str | None = None  # transcript hits: the media and the segment's seconds
+    start: float | None = None
+    end: float | None = None
 
 
 class SearchBackend(Protocol):

@@ -7,11 +7,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from archive.manifest import CaptureManifest
+from transcription.records import Transcript, TranscriptRecord
 
 
 @dataclass(frozen=True)
 class Document:
-    """One searchable unit: a page's text (later also a post or a transcript segment)."""
+    """One searchable unit: a page's text, a post, or a transcript segment (which adds the
+    media's hash and the segment's start and end in seconds)."""
 
     id: str
     kind: str
@@ -24,6 +26,9 @@ class Document:
     captured_at: datetime
     published_at: datetime | None = None
     tags: tuple[str, ...] = field(default_factory=tuple)
+    media_sha256: str | None = None
+    start: float | None = None
+    end: float | None = None
 
 
 def capture_document(manifest: CaptureManifest, text: str, tags: tuple[str, ...] = ()) -> Document:
@@ -42,3 +47,34 @@ def capture_document(manifest: CaptureManifest, text: str, tags: tuple[str, ...]
         published_at=manifest.post.posted_at if manifest.post is not None else None,
         tags=tags,
     )
+
+
+def transcript_documents(
+    record: TranscriptRecord,
+    transcript: Transcript,
+    manifest: CaptureManifest,
+    tags: tuple[str, ...] = (),
+) -> list[Document]:
+    """One document per transcript segment, filed under the capture the media came from; ids
+    name the media, the model and the segment, so re-indexing replaces rather than adds."""
+    media = next((m for m in manifest.media if m.sha256 == record.media_sha256), None)
+    url = media.url if media is not None else manifest.final_url
+    title = (media.title if media is not None else None) or manifest.final_url
+    return [
+        Document(
+            id=f"transcript:{record.media_sha256}:{record.model_id}:{segment.id}",
+            kind="transcript",
+            source=manifest.source_id,
+            url=url,
+            capture_id=manifest.capture_id,
+            title=title,
+            text=segment.text,
+            lang=transcript.language or "und",
+            captured_at=manifest.captured_at,
+            tags=tags,
+            media_sha256=record.media_sha256,
+            start=segment.start,
+            end=segment.end,
+        )
+        for segment in transcript.segments
+    ]

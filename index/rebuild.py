@@ -1,4 +1,5 @@
-"""Rebuild the search index from the archive alone: manifests and their text objects."""
+"""Rebuild the search index from the archive alone: manifests, their text objects, and the
+transcripts linked to their media."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from collections.abc import Iterator
 from archive.manifest import CaptureManifest, iter_manifest_keys, read_manifest
 from archive.store import ObjectStore
 from index.backend import SearchBackend
-from index.documents import Document, capture_document
+from index.documents import Document, capture_document, transcript_documents
+from transcription.records import Transcript, TranscriptRecord
 
 BATCH = 500
 
@@ -18,19 +20,35 @@ def is_indexed(manifest: CaptureManifest) -> bool:
     return manifest.text is not None and manifest.text_status in ("new", "changed")
 
 
+class _SourceTags:
+    """The tags a source had at capture time, read once per distinct options object."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        self.store = store
+        self.by_options: dict[str, tuple[str, ...]] = {}
+
+    def of(self, manifest: CaptureManifest) -> tuple[str, ...]:
+        key = manifest.source_options.key
+        if key not in self.by_options:
+            options = json.loads(self.store.read_bytes(key))
+            self.by_options[key] = tuple(str(t) for t in options.get("tags", []))
+        return self.by_options[key]
+
+
 def archived_documents(store: ObjectStore) -> Iterator[Document]:
-    """Every page document the archive holds, with the tags its source had at capture time."""
-    tags_by_options: dict[str, tuple[str, ...]] = {}
+    """Every page, post and transcript-segment document the archive holds."""
+    tags = _SourceTags(store)
     for key in iter_manifest_keys(store):
         manifest = read_manifest(store, key)
         if not is_indexed(manifest) or manifest.text is None:
             continue
-        options_key = manifest.source_options.key
-        if options_key not in tags_by_options:
-            options = json.loads(store.read_bytes(options_key))
-            tags_by_options[options_key] = tuple(str(t) for t in options.get("tags", []))
         text = store.read_bytes(manifest.text.key).decode("utf-8")
-        yield capture_document(manifest, text, tags_by_options[options_key])
+        yield capture_document(manifest, text, tags.of(manifest))
+    for key in store.list_keys("transcripts/"):
+        record = TranscriptRecord.model_validate_json(store.read_bytes(key))
+        transcript = Transcript.model_validate_json(store.read_bytes(record.transcript.key))
+        manifest = read_manifest(store, record.manifest_key)
+        yield from transcript_documents(record, transcript, manifest, tags.of(manifest))
 
 
 def rebuild_index(store: ObjectStore, index: SearchBackend) -> int:

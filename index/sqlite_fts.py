@@ -25,13 +25,17 @@ CREATE TABLE IF NOT EXISTS documents (
     lang TEXT NOT NULL,
     captured_at TEXT NOT NULL,
     published_at TEXT,
-    tags TEXT NOT NULL DEFAULT ''
+    tags TEXT NOT NULL DEFAULT '',
+    media_sha256 TEXT,
+    start REAL,
+    "end" REAL
 );
 CREATE INDEX IF NOT EXISTS documents_source ON documents(source, captured_at);
 CREATE VIRTUAL TABLE IF NOT EXISTS documents_fts USING fts5(
     title, text, tokenize = 'unicode61 remove_diacritics 2'
 );
 """
+MEDIA_COLUMNS = (("media_sha256", "TEXT"), ("start", "REAL"), ("end", "REAL"))
 _TERM = re.compile(r"\w+\*?", re.UNICODE)
 MAX_TERMS = 32
 
@@ -58,6 +62,15 @@ class SqliteFtsBackend:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Indexes made before transcripts were indexed lack the media columns."""
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(documents)")}
+        with self._db:
+            for column, kind in MEDIA_COLUMNS:
+                if column not in have:
+                    self._db.execute(f'ALTER TABLE documents ADD COLUMN "{column}" {kind}')
 
     def index_documents(self, documents: Sequence[Document]) -> None:
         with self._db:
@@ -69,7 +82,8 @@ class SqliteFtsBackend:
                     self._db.execute("DELETE FROM documents WHERE rowid = ?", found)
                 cursor = self._db.execute(
                     "INSERT INTO documents (id, kind, source, url, capture_id, lang, captured_at,"
-                    " published_at, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    ' published_at, tags, media_sha256, start, "end")'
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         doc.id,
                         doc.kind,
@@ -80,6 +94,9 @@ class SqliteFtsBackend:
                         doc.captured_at.isoformat(),
                         doc.published_at.isoformat() if doc.published_at else None,
                         " ".join(doc.tags),
+                        doc.media_sha256,
+                        doc.start,
+                        doc.end,
                     ),
                 )
                 self._db.execute(
@@ -112,7 +129,8 @@ class SqliteFtsBackend:
         sql = (
             "SELECT d.id, d.kind, d.source, d.url, d.capture_id, d.lang, d.captured_at,"  # noqa: S608
             " documents_fts.title,"
-            " snippet(documents_fts, 1, '[', ']', ' … ', 16), bm25(documents_fts)"
+            " snippet(documents_fts, 1, '[', ']', ' … ', 16), bm25(documents_fts),"
+            ' d.media_sha256, d.start, d."end"'
             " FROM documents_fts JOIN documents d ON d.rowid = documents_fts.rowid"
             f" WHERE {' AND '.join(where)} ORDER BY bm25(documents_fts) LIMIT ?"
         )
@@ -128,6 +146,9 @@ class SqliteFtsBackend:
                 title=r[7],
                 snippet=r[8],
                 score=-float(r[9]),
+                media_sha256=r[10],
+                start=r[11],
+                end=r[12],
             )
             for r in self._db.execute(sql, params)
         ]

@@ -14,11 +14,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from index.backend import SearchFilters
+from index.backend import Hit, SearchFilters
 from index.rebuild import rebuild_index
 from osint_archive.cli_common import (
     EXIT_FAILED,
     EXIT_USAGE,
+    clock,
     config_option,
     err_console,
     human_bytes,
@@ -27,6 +28,7 @@ from osint_archive.cli_common import (
     parse_date,
 )
 from osint_archive.cli_preservation import audit, export, timestamp
+from osint_archive.cli_transcribe import transcribe
 from osint_archive.settings import Settings
 from osint_archive.sources import (
     Source,
@@ -63,8 +65,8 @@ def sources_validate(config_path: Path | None) -> None:
 
 def summary_table(outcomes: Sequence[SourceOutcome]) -> Table:
     table = Table(title="osint-archive run")
-    columns = ("source", "kind", "status", "pages", "posts", "media", "new bytes", "revisits")
-    for column in (*columns, "changed", "failures"):
+    columns = ("source", "kind", "status", "pages", "posts", "media", "transcripts", "new bytes")
+    for column in (*columns, "revisits", "changed", "failures"):
         left = column in ("source", "kind", "status")
         table.add_column(column, justify="left" if left else "right")
     for o in outcomes:
@@ -78,6 +80,7 @@ def summary_table(outcomes: Sequence[SourceOutcome]) -> Table:
             str(o.pages),
             str(o.counts.get("posts", "")),
             str(o.counts.get("media", "")),
+            str(o.counts.get("transcripts", "")),
             human_bytes(o.new_bytes),
             str(o.revisits),
             str(o.changed),
@@ -111,6 +114,15 @@ def run_with_progress(
         from osint_archive.pipeline import run_sources
 
         outcomes = asyncio.run(run_sources(settings, config, chosen, on_progress, on_done))
+    if settings.transcribe_in_run:
+        from osint_archive.cli_transcribe import AudioProgress
+        from osint_archive.pipeline import transcribe_captured
+
+        audio_progress = AudioProgress(console)
+        try:
+            transcribe_captured(settings, chosen, outcomes, audio_progress)
+        finally:
+            audio_progress.stop()
     console.print(summary_table(outcomes))
     for o in outcomes:
         if o.error:
@@ -133,7 +145,8 @@ def run_with_progress(
 @config_option
 @click.option("--source", "source_ids", multiple=True, help="Only this source id (repeatable).")
 def run(config_path: Path | None, source_ids: tuple[str, ...]) -> None:
-    """One pass over the sources: collect → archive → index. Exit 1 if any source failed."""
+    """One pass over the sources: collect → archive → transcribe → index. Exit 1 if any
+    source failed."""
     settings = load_settings()
     config = load_config(config_path or settings.config_path)
     try:
@@ -143,6 +156,23 @@ def run(config_path: Path | None, source_ids: tuple[str, ...]) -> None:
         sys.exit(EXIT_USAGE)
     outcomes = run_with_progress(settings, config, chosen, Console(stderr=True))
     sys.exit(0 if all(o.ok for o in outcomes) else EXIT_FAILED)
+
+
+def hit_json(hit: Hit) -> dict[str, object]:
+    """A hit as ``search --json`` prints it; transcript hits add the media and the seconds."""
+    line: dict[str, object] = {
+        "id": hit.id,
+        "kind": hit.kind,
+        "source": hit.source,
+        "url": hit.url,
+        "capture_id": hit.capture_id,
+        "lang": hit.lang,
+        "captured_at": hit.captured_at,
+        "snippet": hit.snippet,
+    }
+    if hit.media_sha256 is not None:
+        line.update(media_sha256=hit.media_sha256, start=hit.start, end=hit.end)
+    return line
 
 
 @main.command("search")
@@ -179,21 +209,11 @@ def search(
         index.close()
     for hit in hits:
         if as_json:
-            click.echo(
-                json.dumps(
-                    {
-                        "id": hit.id,
-                        "kind": hit.kind,
-                        "source": hit.source,
-                        "url": hit.url,
-                        "capture_id": hit.capture_id,
-                        "lang": hit.lang,
-                        "captured_at": hit.captured_at,
-                        "snippet": hit.snippet,
-                    },
-                    ensure_ascii=False,
-                )
-            )
+            click.echo(json.dumps(hit_json(hit), ensure_ascii=False))
+        elif hit.media_sha256 is not None:
+            where = f"{clock(hit.start or 0)}–{clock(hit.end or 0)}"
+            click.echo(f"{hit.captured_at[:19]}  {hit.source}  {hit.url} @ {where}")
+            click.echo(f"    {hit.snippet}")
         else:
             click.echo(f"{hit.captured_at[:19]}  {hit.source}  {hit.url}\n    {hit.snippet}")
     if not hits and not as_json:
@@ -276,7 +296,7 @@ def demo(port: int) -> None:
     sys.exit(0 if ok else EXIT_FAILED)
 
 
-for command in (audit, timestamp, export):
+for command in (audit, timestamp, export, transcribe):
     main.add_command(command)
 
 

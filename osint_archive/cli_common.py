@@ -51,6 +51,12 @@ def human_bytes(size: float) -> str:
     return f"{size:.1f} GiB"
 
 
+def clock(seconds: float) -> str:
+    """``H:MM:SS`` for a position in a recording."""
+    whole = int(seconds)
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
 def parse_date(value: str | None, end_of_day: bool = False) -> datetime | None:
     """An ISO date or time; a bare date as ``--until`` means the whole of that day."""
     if value is None:

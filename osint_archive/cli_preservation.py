@@ -84,7 +84,8 @@ def audit(as_json: bool, since_last: bool, sample: float | None, workers: int) -
         totals = report.totals
         err_console.print(
             f"{totals.objects_hashed} objects ({human_bytes(totals.bytes_hashed)}) re-hashed, "
-            f"{totals.manifests} manifests, {totals.warc_records} WARC records, "
+            f"{totals.manifests} manifests, {totals.transcripts} transcripts, "
+            f"{totals.warc_records} WARC records, "
             f"{totals.chains} custody chains, {totals.timestamps_verified} timestamps verified "
             f"in {report.duration_seconds:.1f} s ({report.mode})",
             highlight=False,

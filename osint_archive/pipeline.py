@@ -41,6 +41,7 @@ from index.backend import SearchBackend
 
 if TYPE_CHECKING:
     from collectors.browser import BrowserSession
+    from osint_archive.transcribe_stage import TranscribeProgress
 from index.documents import capture_document
 from index.rebuild import is_indexed
 from osint_archive.settings import Settings
@@ -63,8 +64,10 @@ class SourceOutcome:
     changed: int = 0
     failures: list[CaptureFailure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)  # posts, media
+    counts: dict[str, int] = field(default_factory=dict)  # posts, media, transcripts
     error: str = ""
+    # Committed captures of this pass that hold media: the transcription stage's input.
+    media_captures: list[CaptureManifest] = field(default_factory=list, repr=False)
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,7 @@ class SourceRunner:
         outcome: SourceOutcome,
     ) -> None:
         """Index a committed segment and, when TSAs are configured, timestamp its manifests."""
+        outcome.media_captures += [m for m in manifests if m.media]
         self._index_committed(source, manifests, texts)
         self._timestamp(source, manifests, outcome)
 
@@ -213,6 +217,7 @@ class SourceRunner:
         Returns the pages already captured, with their depth and links, for the crawler.
         """
         manifests = _run_manifests(self.store, source.id, journal.run_id)
+        outcome.media_captures += [m for m in manifests if m.media]
         logged = {e["event_id"] for e in custody.events(after_seq=journal.custody_seq_at_start)}
         by_segment: dict[str, list[CaptureManifest]] = {}
         for m in manifests:
@@ -475,3 +480,46 @@ async def run_sources(
         outcomes = await asyncio.gather(*(one(source) for source in sources))
     index.close()
     return list(outcomes)
+
+
+def transcribe_captured(
+    settings: Settings,
+    sources: Sequence[Source],
+    outcomes: Sequence[SourceOutcome],
+    progress: TranscribeProgress | None = None,
+) -> None:
+    """Transcribe the media a pass captured and index the transcripts; results go into each
+    source's outcome. Runs after every source is collected, so a long recording never holds
+    up a capture."""
+    from osint_archive.transcribe_stage import recognition_options, transcribe_jobs
+    from transcription.jobs import Transcriber, media_jobs
+    from transcription.model_files import ModelError
+
+    by_id = {s.id: s for s in sources}
+    chosen = [o for o in outcomes if o.media_captures and by_id[o.source_id].transcribe]
+    jobs = media_jobs(
+        [m for o in chosen for m in o.media_captures], {s.id: s.language for s in sources}
+    )
+    if not jobs:
+        return
+    transcriber = Transcriber(settings.open_store(), recognition_options(settings))
+    index = settings.open_index()
+    try:
+        results = transcribe_jobs(
+            transcriber, jobs, index, lambda sid: tuple(by_id[sid].tags), progress
+        )
+    except ModelError as err:
+        for o in chosen:
+            o.ok, o.error = False, f"transcription: {err}"
+        return
+    finally:
+        index.close()
+    by_source = {o.source_id: o for o in outcomes}
+    for result in results:
+        outcome = by_source[result.job.source_id]
+        if result.status == "transcribed":
+            outcome.counts["transcripts"] = outcome.counts.get("transcripts", 0) + 1
+        elif result.status == "failed":
+            outcome.failures.append(
+                CaptureFailure(result.job.media.url, "transcribe", result.reason)
+            )

@@ -26,11 +26,17 @@ class Settings:
     user_agent: str
     environ: Mapping[str, str]
     timestamps: TimestampConfig = field(default_factory=TimestampConfig)
+    whisper_model: str = "base"
+    whisper_device: str = "auto"
+    transcribe_in_run: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         """``OSINT_ARCHIVE_HOME``, ``OSINT_ARCHIVE_CONFIG``, ``OSINT_ARCHIVE_STORE`` (local|s3),
-        ``OSINT_ARCHIVE_USER_AGENT``, network policy and S3 variables."""
+        ``OSINT_ARCHIVE_USER_AGENT``, network policy and S3 variables; speech recognition:
+        ``OSINT_ARCHIVE_WHISPER_MODEL`` (a bundled name or a model directory, default
+        ``base``), ``OSINT_ARCHIVE_WHISPER_DEVICE`` (auto|cpu|cuda) and
+        ``OSINT_ARCHIVE_TRANSCRIBE=0`` to leave transcription to ``osint-archive transcribe``."""
         backend = environ.get("OSINT_ARCHIVE_STORE", "local").strip().lower()
         try:
             timestamps = TimestampConfig.from_env(environ)
@@ -38,6 +44,14 @@ class Settings:
             raise SettingsError(str(err)) from err
         if backend not in ("local", "s3"):
             raise SettingsError(f"OSINT_ARCHIVE_STORE must be 'local' or 's3', not {backend!r}")
+        device = environ.get("OSINT_ARCHIVE_WHISPER_DEVICE", "auto").strip().lower()
+        if device not in ("auto", "cpu", "cuda"):
+            raise SettingsError(
+                f"OSINT_ARCHIVE_WHISPER_DEVICE must be 'auto', 'cpu' or 'cuda', not {device!r}"
+            )
+        transcribe = environ.get("OSINT_ARCHIVE_TRANSCRIBE", "1").strip().lower()
+        if transcribe not in ("0", "1", "false", "true", "no", "yes"):
+            raise SettingsError(f"OSINT_ARCHIVE_TRANSCRIBE must be 0 or 1, not {transcribe!r}")
         return cls(
             home=Path(environ.get("OSINT_ARCHIVE_HOME", "data")),
             config_path=Path(environ.get("OSINT_ARCHIVE_CONFIG", "config/sources.yaml")),
@@ -49,6 +63,9 @@ class Settings:
             ),
             environ=dict(environ),
             timestamps=timestamps,
+            whisper_model=environ.get("OSINT_ARCHIVE_WHISPER_MODEL", "base").strip() or "base",
+            whisper_device=device,
+            transcribe_in_run=transcribe in ("1", "true", "yes"),
         )
 
     def open_store(self) -> ObjectStore:

@@ -28,6 +28,12 @@ Files and what they are for:
     stream-copying a 10-second lossless seed in a loop (disk speed, not encoder speed).
 ``russian_speech_wav``
     A factory ``russian_speech_wav(sentences=RUSSIAN_SENTENCES)``: festival's Russian voice.
+``placed_speech``
+    A factory ``placed_speech(language, sentences)`` → ``PlacedSpeech``: each sentence spoken
+    separately and laid on a 16 kHz track at a known second (silence between), muxed into an
+    MP4, so recognised text and times can be checked sentence by sentence.
+``silence_mp4``
+    30 seconds of digital silence with a test pattern: speech recognition must find no text.
 """
 
 from __future__ import annotations
@@ -44,9 +50,13 @@ import pytest
 
 __all__ = [
     "ENGLISH_SENTENCES",
+    "ENGLISH_TEST_SENTENCES",
     "HTML_DISGUISED_BODY",
     "RUSSIAN_SENTENCES",
+    "RUSSIAN_TEST_SENTENCES",
     "RUSSIAN_VOICE",
+    "PlacedSentence",
+    "PlacedSpeech",
     "SpeechSample",
     "big_video",
     "hls_rendition",
@@ -57,11 +67,15 @@ __all__ = [
     "make_hls_rendition",
     "make_hls_split_rendition",
     "make_html_disguised_as_mp4",
+    "make_placed_speech",
     "make_russian_speech_wav",
+    "make_silence_mp4",
     "make_silent_video_mp4",
     "make_speech_mp4",
     "make_truncated_copy",
+    "placed_speech",
     "russian_speech_wav",
+    "silence_mp4",
     "silent_video_no_audio_mp4",
     "speech_mp4_en",
     "truncated_mp4",
@@ -76,6 +90,19 @@ ENGLISH_SENTENCES = (
 RUSSIAN_SENTENCES = (
     "Сегодня утром в центре города прошла мирная акция.",
     "Свидетели насчитали двенадцать машин возле моста.",
+)
+# Longer sets for recognition accuracy: the kind of sentence an investigator searches for.
+RUSSIAN_TEST_SENTENCES = (
+    *RUSSIAN_SENTENCES,
+    "Задержанных доставили в районный отдел милиции.",
+    "Адвокату не разрешили встретиться с подзащитным.",
+    "На площади собрались сотни людей с цветами.",
+    "Правозащитники опубликовали список политических заключённых.",
+)
+ENGLISH_TEST_SENTENCES = (
+    *ENGLISH_SENTENCES,
+    "The court hearing was held behind closed doors.",
+    "Journalists were not allowed to enter the building.",
 )
 # The voice Debian's festvox-ru installs (/usr/share/festival/voices/russian/msu_ru_nsh_clunits);
 # it expects UTF-8 text.
@@ -260,6 +287,85 @@ def make_russian_speech_wav(dest: Path, sentences: Sequence[str] = RUSSIAN_SENTE
     return dest
 
 
+PLACED_RATE = 16_000
+
+
+@dataclass(frozen=True)
+class PlacedSentence:
+    """Where a sentence lies on the track, in seconds."""
+
+    start: float
+    end: float
+    text: str
+
+
+@dataclass(frozen=True)
+class PlacedSpeech:
+    """An MP4 whose sentences start and end at known times."""
+
+    path: Path
+    duration_seconds: float
+    sentences: tuple[PlacedSentence, ...]
+    language: str
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text for s in self.sentences)
+
+
+def _speak(sentence: str, language: str, dest: Path) -> bytes:
+    """One sentence as 16 kHz mono 16-bit PCM (festival for ru, espeak-ng for en)."""
+    spoken = dest.with_suffix(".voice.wav")
+    if language == "ru":
+        make_russian_speech_wav(spoken, (sentence,))
+    else:
+        make_english_speech_wav(spoken, (sentence,))
+    _ffmpeg("-i", str(spoken), "-ac", "1", "-ar", str(PLACED_RATE), str(dest))
+    with wave.open(str(dest), "rb") as reader:
+        return reader.readframes(reader.getnframes())
+
+
+def make_placed_speech(
+    directory: Path,
+    language: str,
+    sentences: Sequence[str],
+    lead_seconds: float = 2.0,
+    gap_seconds: float = 1.5,
+) -> PlacedSpeech:
+    """Speak each sentence alone, lay them out after ``lead_seconds`` of silence with
+    ``gap_seconds`` between, and mux the track with a test pattern into ``speech.mp4``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    frame_bytes = 2
+    track = bytearray(int(lead_seconds * PLACED_RATE) * frame_bytes)
+    placed = []
+    for number, sentence in enumerate(sentences):
+        pcm = _speak(sentence, language, directory / f"sentence-{number}.wav")
+        start = len(track) / frame_bytes / PLACED_RATE
+        track += pcm
+        placed.append(PlacedSentence(start, len(track) / frame_bytes / PLACED_RATE, sentence))
+        track += bytes(int(gap_seconds * PLACED_RATE) * frame_bytes)
+    wav = directory / "speech.wav"
+    with wave.open(str(wav), "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(frame_bytes)
+        writer.setframerate(PLACED_RATE)
+        writer.writeframes(bytes(track))
+    mp4 = make_speech_mp4(directory / "speech.mp4", wav)
+    return PlacedSpeech(mp4, wav_duration(wav), tuple(placed), language)
+
+
+def make_silence_mp4(dest: Path, duration_seconds: float = 30.0) -> Path:
+    """A test pattern with an AAC track of digital silence."""
+    pattern = f"testsrc=size={VIDEO_SIZE}:rate={FRAME_RATE}:duration={duration_seconds}"
+    _ffmpeg(
+        "-f", "lavfi", "-i", pattern,
+        "-f", "lavfi", "-i", f"anullsrc=r=44100:cl=mono:d={duration_seconds}",
+        "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+        "-c:a", "aac", "-b:a", "64k", "-shortest", str(dest),
+    )  # fmt: skip
+    return dest
+
+
 # pytest fixtures: built once per session in one cache directory.
 
 
@@ -335,3 +441,25 @@ def russian_speech_wav(media_cache_dir: Path) -> Callable[..., SpeechSample]:
         return made[key]
 
     return make
+
+
+@pytest.fixture(scope="session")
+def placed_speech(media_cache_dir: Path) -> Callable[[str, Sequence[str]], PlacedSpeech]:
+    """A factory: ``placed_speech(language, sentences)`` → a ``PlacedSpeech`` (cached)."""
+    made: dict[tuple[str, tuple[str, ...]], PlacedSpeech] = {}
+
+    def make(language: str, sentences: Sequence[str]) -> PlacedSpeech:
+        key = (language, tuple(sentences))
+        if key not in made:
+            made[key] = make_placed_speech(
+                media_cache_dir / f"placed-{language}-{len(made)}", language, sentences
+            )
+        return made[key]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def silence_mp4(media_cache_dir: Path) -> Path:
+    """30 s of silence with a test pattern."""
+    return make_silence_mp4(media_cache_dir / "silence-30s.mp4")
