@@ -33,12 +33,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-## bench: every benchmark (crawl, browser, telegram, media, audit, export); updates the README tables
+## bench: every benchmark (crawl, browser, telegram, media, transcription, audit, export); updates the README tables
 bench: $(STAMP) system-deps
 	$(BIN)/python -m bench.crawl
 	$(BIN)/python -m bench.browser
 	$(BIN)/python -m bench.telegram
 	$(BIN)/python -m bench.media
+	$(BIN)/python -m bench.transcription
 	$(BIN)/python -m bench.audit
 	$(BIN)/python -m bench.export
 	$(BIN)/python -m bench.report
