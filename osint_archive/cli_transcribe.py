@@ -57,16 +57,21 @@ class AudioProgress:
         self._show()
 
     def done(self, outcome: JobOutcome) -> None:
-        self.done_seconds += outcome.audio_seconds or (
-            outcome.job.media.duration_seconds or 0.0 if outcome.status != "failed" else 0.0
-        )
+        """A transcribed file's audio counts as done; a skipped or failed one leaves the total,
+        so the speed shown is only ever the speed of real recognition."""
+        if outcome.status == "transcribed":
+            self.done_seconds += outcome.audio_seconds
+        elif outcome.job.media.has_audio is not False:  # counted in the total by begin()
+            expected = outcome.job.media.duration_seconds or 0.0
+            task = self.progress.tasks[0]
+            self.progress.update(self.task, total=max((task.total or 1.0) - expected, 1.0))
         self.current = 0.0
         self._show()
 
     def _show(self) -> None:
         audio = self.done_seconds + self.current
         task = self.progress.tasks[0]
-        total = max(task.total or 1.0, audio)
+        total = max(task.total or 1.0, audio)  # a file may run longer than its metadata said
         elapsed = time.perf_counter() - self.started
         speed = ""
         if audio > 0 and elapsed > 0:
@@ -122,7 +127,9 @@ def outcome_table(outcomes: Sequence[JobOutcome]) -> Table:
     return table
 
 
-def source_languages(settings: Settings, config_path: Path | None) -> tuple[dict, set[str]]:
+def source_languages(
+    settings: Settings, config_path: Path | None
+) -> tuple[dict[str, str | None], set[str]]:
     """Declared languages by source, and the sources that opted out of transcription; empty
     when there is no sources file (a worker that only transcribes need not have one)."""
     path = config_path or settings.config_path

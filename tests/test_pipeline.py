@@ -102,6 +102,7 @@ def summary_row(output: str, source_id: str) -> dict[str, str]:
         "pages",
         "posts",
         "media",
+        "transcripts",
         "new bytes",
         "revisits",
         "changed",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -105,7 +105,7 @@ class SpeechRecogniser:
 
     def recognise(
         self,
-        windows: Sequence[AudioWindow] | Any,
+        windows: Iterable[AudioWindow],
         language: str | None = None,
         on_progress: Callable[[float], None] | None = None,
     ) -> Recognition:
