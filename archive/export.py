@@ -11,6 +11,8 @@ Package layout::
     evidence/custody-<chain>-verification.json   the chain's verification when exported
     evidence/text-<sha256>.txt            extracted texts
     evidence/post-…, screenshot-…, dom-…, media-…   what captures kept beside their WARCs
+    evidence/transcript-…                 transcripts of the captures' media: the linking
+                                          record, the transcript JSON and its WebVTT
     datapackage.json, datapackage-digest.json
 
 The evidence files sit one folder deep because py-wacz's validator (0.6) matches each file to
@@ -41,6 +43,7 @@ from archive.export_zip import CdxjCollector, CopyingReader, PackageFile, Packag
 from archive.manifest import CaptureManifest, ObjectRef
 from archive.store import CHUNK_SIZE, ObjectNotFoundError, ObjectStore
 from archive.versions import software_string
+from transcription.records import TranscriptRecord
 
 __all__ = [
     "ExportError",
@@ -158,6 +161,24 @@ def _captured_objects(manifest: CaptureManifest) -> list[tuple[str, str, str, bo
     return [(f"evidence/{name}", ref.key, ref.sha256, raw) for name, ref, raw in found]
 
 
+def _write_transcripts(
+    package: PackageZip, store: ObjectStore, manifests: Sequence[CaptureManifest]
+) -> None:
+    """Every transcript of the selected captures' media, by every model: the record as stored
+    (its hash is in a ``transcribed`` custody event) and the two objects it names."""
+    media = sorted({m.sha256 for manifest in manifests for m in manifest.media})
+    for media_sha in media:
+        for key in store.list_keys(f"transcripts/{media_sha}/"):
+            data = store.read_bytes(key)
+            record = TranscriptRecord.model_validate_json(data)
+            name = f"{media_sha}-{record.model_id}"
+            package.add_bytes(f"evidence/transcript-record-{name}.json", data)
+            transcript, vtt = record.transcript, record.webvtt
+            path = f"evidence/transcript-{name}.json"
+            _copy_object(package, store, transcript.key, transcript.sha256, path)
+            _copy_object(package, store, vtt.key, vtt.sha256, f"evidence/transcript-{name}.vtt")
+
+
 def _write_evidence(
     package: PackageZip, store: ObjectStore, plan: ExportPlan, created: str
 ) -> tuple[dict[str, str], dict[str, ChainEvidence]]:
@@ -178,7 +199,10 @@ def _write_evidence(
             if path not in copied:
                 copied.add(path)
                 _copy_object(package, store, key, sha256, path, stored=media)
+    _write_transcripts(package, store, plan.selected)
+    # Custody: the captures, their manifests and WARCs, and the transcripts of their media.
     wanted = {m.capture_id for m in everything} | {m.key for m in everything}
+    wanted |= {media.sha256 for m in plan.selected for media in m.media}
     wanted |= {w.key for w in plan.warcs.values()} | {w.sha256 for w in plan.warcs.values()}
     chains = collect_custody(store, (m.source_id for m in everything), wanted)
     for chain in chains:

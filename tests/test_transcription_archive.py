@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from tests.cli_runs import custody_events, run_cli, stored_manifests
 from tests.media_fixtures import RUSSIAN_TEST_SENTENCES, PlacedSpeech
 from tests.media_site import MediaSite
 from tests.speech_scoring import word_error_rate
+from tests.test_export_cli import validate
 from transcription.model_files import BUNDLED_MODELS, model_id_for
 
 BASE = BUNDLED_MODELS["base"]
@@ -112,6 +114,25 @@ def test_run_transcribes_captured_video_and_its_words_are_found_at_their_second(
 
     audit = run_cli(home, "audit")
     assert audit.returncode == 0, audit.stdout + audit.stderr
+    assert "1 transcripts" in audit.stderr
+
+    # A court package of the capture carries its transcript and the custody event behind it.
+    package = tmp_path / "court-tv.wacz"
+    exported = run_cli(home, "export", "--source", "court-tv", "--out", str(package))
+    assert exported.returncode == 0, exported.stderr
+    with zipfile.ZipFile(package) as wacz:
+        names = wacz.namelist()
+        name = f"{media_sha}-{BASE_ID}"
+        assert f"evidence/transcript-record-{name}.json" in names
+        assert (
+            wacz.read(f"evidence/transcript-{name}.json")
+            == (archive / record["transcript"]["key"]).read_bytes()
+        )
+        assert wacz.read(f"evidence/transcript-{name}.vtt").startswith(b"WEBVTT")
+        events = [json.loads(wacz.read(n)) for n in names if n.startswith("evidence/custody-")]
+        assert any(e.get("type") == "transcribed" for e in events)
+    check = validate(package)
+    assert check.returncode == 0, check.stdout + check.stderr
 
     # Idempotent: neither a second run nor `transcribe` recomputes or re-logs anything.
     objects_before = sorted(p.name for p in (archive / "objects").rglob("*") if p.is_file())
