@@ -9,11 +9,25 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import BinaryIO
 
 from archive.keys import payload_key
-from archive.store import StoredObject
+from archive.store import CHUNK_SIZE, StoredObject
 
 PublishFinishedFile = Callable[[Path, str, str, int], bool]
+
+
+def stream_sha256(
+    reader: BinaryIO, writer: BinaryIO | None = None, digest: hashlib._Hash | None = None
+) -> hashlib._Hash:
+    """Read ``reader`` to its end in chunks, feeding ``digest`` (a new SHA-256 by default) and
+    copying to ``writer`` when one is given; returns the digest."""
+    digest = digest or hashlib.sha256()
+    while chunk := reader.read(CHUNK_SIZE):
+        digest.update(chunk)
+        if writer is not None:
+            writer.write(chunk)
+    return digest
 
 
 class HashingTempFile:

