@@ -15,7 +15,14 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from osint_archive.cli_common import EXIT_FAILED, EXIT_USAGE, clock, err_console, load_config
+from osint_archive.cli_common import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    clock,
+    err_console,
+    load_config,
+    load_settings,
+)
 from osint_archive.settings import Settings
 
 if TYPE_CHECKING:  # numpy and the recogniser load only when something is transcribed
@@ -190,7 +197,6 @@ def transcribe(
     the chosen sources, media or captures). Exit 1 if any file failed."""
     from pydantic import ValidationError
 
-    from osint_archive.cli_common import load_settings
     from osint_archive.transcribe_stage import (
         archived_media_jobs,
         recognition_options,

@@ -14,7 +14,6 @@ from osint_archive.settings import Settings
 from transcription.engine import RecognitionOptions
 from transcription.jobs import JobOutcome, MediaJob, Transcriber, media_jobs
 from transcription.model_files import ModelError
-from transcription.records import TranscriptRecord
 
 
 class TranscribeProgress(Protocol):
@@ -80,18 +79,14 @@ def transcribe_jobs(
             raise
         except Exception as err:
             outcome = JobOutcome(job, "failed", f"{type(err).__name__}: {err}")
-        if outcome.transcript is not None and outcome.record_key and index is not None:
-            _index_transcript(transcriber.store, index, outcome, tags(job.source_id))
+        if outcome.record is not None and outcome.transcript is not None and index is not None:
+            manifest = read_manifest(transcriber.store, job.manifest_key)
+            index.index_documents(
+                transcript_documents(
+                    outcome.record, outcome.transcript, manifest, tags(job.source_id)
+                )
+            )
         outcomes.append(outcome)
         if progress is not None:
             progress.done(outcome)
     return outcomes
-
-
-def _index_transcript(
-    store: ObjectStore, index: SearchBackend, outcome: JobOutcome, tags: tuple[str, ...]
-) -> None:
-    assert outcome.transcript is not None and outcome.record_key is not None
-    record = TranscriptRecord.model_validate_json(store.read_bytes(outcome.record_key))
-    manifest = read_manifest(store, outcome.job.manifest_key)
-    index.index_documents(transcript_documents(record, outcome.transcript, manifest, tags))

@@ -84,6 +84,16 @@ def warcio_check(archive: Path, key: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def wacz_validate(path: Path) -> subprocess.CompletedProcess[str]:
+    """py-wacz's ``wacz validate`` on a package."""
+    return subprocess.run(
+        [str(BIN / "wacz"), "validate", "--file", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 def custody_events(archive: Path, chain: str) -> list[dict[str, object]]:
     import json
 

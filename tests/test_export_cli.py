@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -13,8 +12,7 @@ from archive.local_store import LocalStore
 from archive.manifest import read_manifest
 from osint_archive.demo_site import DemoSite
 from tests.cli_runs import run_cli as cli
-
-BIN = Path(sys.executable).parent
+from tests.cli_runs import wacz_validate
 
 
 @pytest.fixture(scope="module")
@@ -30,21 +28,12 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp
 
 
-def validate(path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / "wacz"), "validate", "--file", str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
 def test_export_by_query_validates_and_holds_the_page(home: Path, tmp_path: Path) -> None:
     out = tmp_path / "query.wacz"
     done = cli(home, "export", "--query", "задержали", "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert "sha256:" in done.stdout
-    check = validate(out)
+    check = wacz_validate(out)
     assert check.returncode == 0, check.stdout + check.stderr
     with zipfile.ZipFile(out) as package:
         pages = package.read("pages/pages.jsonl").decode()
@@ -57,7 +46,7 @@ def test_export_of_a_source_lists_every_capture(home: Path, tmp_path: Path) -> N
     done = cli(home, "export", "--source", "demo-news", "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert "9 captures" in done.stdout
-    assert validate(out).returncode == 0
+    assert wacz_validate(out).returncode == 0
 
 
 def test_unknown_capture_and_empty_selection_are_clear_errors(home: Path, tmp_path: Path) -> None:

@@ -15,11 +15,10 @@ from pathlib import Path
 import pytest
 
 from archive.keys import transcript_key
-from tests.cli_runs import custody_events, run_cli, stored_manifests
+from tests.cli_runs import custody_events, run_cli, stored_manifests, wacz_validate
 from tests.media_fixtures import RUSSIAN_TEST_SENTENCES, PlacedSpeech
 from tests.media_site import MediaSite
 from tests.speech_scoring import word_error_rate
-from tests.test_export_cli import validate
 from transcription.model_files import BUNDLED_MODELS, model_id_for
 
 BASE = BUNDLED_MODELS["base"]
@@ -131,7 +130,7 @@ def test_run_transcribes_captured_video_and_its_words_are_found_at_their_second(
         assert wacz.read(f"evidence/transcript-{name}.vtt").startswith(b"WEBVTT")
         events = [json.loads(wacz.read(n)) for n in names if n.startswith("evidence/custody-")]
         assert any(e.get("type") == "transcribed" for e in events)
-    check = validate(package)
+    check = wacz_validate(package)
     assert check.returncode == 0, check.stdout + check.stderr
 
     # Idempotent: neither a second run nor `transcribe` recomputes or re-logs anything.

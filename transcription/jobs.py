@@ -71,6 +71,7 @@ class JobOutcome:
     status: JobStatus
     reason: str = ""
     record_key: str | None = None
+    record: TranscriptRecord | None = None  # set when this job stored it
     audio_seconds: float = 0.0
     elapsed_seconds: float = 0.0
     transcript: Transcript | None = None
@@ -152,11 +153,12 @@ class Transcriber:
             except (AudioError, MediaHashMismatch) as err:
                 return JobOutcome(job, "failed", str(err))
             transcript = self._transcribe(job, audio, started)
-        record_key = self._store(job, transcript)
+        record_key, record = self._store(job, transcript)
         return JobOutcome(
             job,
             "transcribed",
             record_key=record_key,
+            record=record,
             audio_seconds=audio.seconds,
             elapsed_seconds=time.perf_counter() - started,
             transcript=transcript,
@@ -232,7 +234,7 @@ class Transcriber:
             problem=problem,
         )
 
-    def _store(self, job: MediaJob, transcript: Transcript) -> str:
+    def _store(self, job: MediaJob, transcript: Transcript) -> tuple[str, TranscriptRecord]:
         """Objects, then the linking record, then custody; a state marker covers a crash
         between the record and its custody event."""
         stored = put_payload(self.store, io.BytesIO(transcript.to_json_bytes()), "application/json")
@@ -257,7 +259,7 @@ class Transcriber:
         self.store.put_state(pending_key, json.dumps({"source_id": job.source_id}).encode())
         self.store.put_record(key, data)
         self._log(job.source_id, key, record, hashlib.sha256(data).hexdigest())
-        return key
+        return key, record
 
     def _log(self, chain: str, key: str, record: TranscriptRecord, record_sha256: str) -> None:
         CustodyLog(self.store, chain).append(
