@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from archive.manifest import CaptureManifest, iter_manifest_keys, read_manifest
 from archive.store import ObjectStore
-from index.backend import SearchBackend, SearchFilters
+from index.backend import SearchBackend, SearchFilters, SearchRequest
 
 # The embedded index answers at most this many hits per query (SqliteFtsBackend's cap).
 DEFAULT_QUERY_LIMIT = 1000
@@ -132,7 +132,8 @@ def _select_by_query(
 ) -> list[CaptureManifest]:
     if index is None:
         raise ValueError("selecting by query needs a search index (index=...)")
-    hits = index.search(query, SearchFilters(source=source, since=since, until=until), limit)
+    filters = SearchFilters(source=source, since=since, until=until)
+    hits = index.search(SearchRequest.of(query, filters, limit=limit))
     # Several hits (a page, transcript segments) may name one capture; list each once.
     by_source: dict[str, list[str]] = {}
     for hit in hits:

@@ -3,25 +3,78 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
 from index.documents import Document
+from index.query import Query, parse_query
+
+Sort = Literal["relevance", "newest", "oldest"]
+SORTS: tuple[Sort, ...] = ("relevance", "newest", "oldest")
+KINDS = ("page", "post", "transcript")
+MAX_LIMIT = 1000
+MAX_OFFSET = 10_000
+MARK_OPEN = "<mark>"
+MARK_CLOSE = "</mark>"
+
+
+class IndexUnavailableError(Exception):
+    """The index cannot be used as it is (made by another version, cluster unreachable);
+    the message says what to do."""
 
 
 @dataclass(frozen=True)
 class SearchFilters:
+    """Restrictions on hits; ``since``/``until`` bound the capture time, ``published_*`` the
+    time a post or page says it was published."""
+
     kind: str | None = None
     source: str | None = None
     lang: str | None = None
+    tag: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    published_since: datetime | None = None
+    published_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """A parsed query with its filters, order and page."""
+
+    query: Query
+    filters: SearchFilters = field(default_factory=SearchFilters)
+    sort: Sort = "relevance"
+    limit: int = 20
+    offset: int = 0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.limit <= MAX_LIMIT:
+            raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
+        if not 0 <= self.offset <= MAX_OFFSET:
+            raise ValueError(f"offset must be between 0 and {MAX_OFFSET}")
+        if self.sort not in SORTS:
+            raise ValueError(f"sort must be one of {', '.join(SORTS)}")
+
+    @classmethod
+    def of(
+        cls,
+        text: str,
+        filters: SearchFilters | None = None,
+        *,
+        sort: Sort = "relevance",
+        limit: int = 20,
+        offset: int = 0,
+    ) -> SearchRequest:
+        """Parse ``text`` (raises ``QueryError``) and build a request."""
+        return cls(parse_query(text), filters or SearchFilters(), sort, limit, offset)
 
 
 @dataclass(frozen=True)
 class Hit:
-    """A search result, as the CLI's ``--json`` prints it."""
+    """A search result, as the CLI's ``--json`` prints it. ``snippet`` is HTML: the text is
+    escaped and only the ``<mark>`` highlights are markup."""
 
     id: str
     kind: str
@@ -33,20 +86,42 @@ class Hit:
     title: str
     snippet: str
     score: float
+    published_at: str | None = None
+    tags: tuple[str, ...] = ()
     media_sha256: str | None = None  # transcript hits: the media and the segment's seconds
     start: float | None = None
     end: float | None = None
 
 
 class SearchBackend(Protocol):
+    name: str
+
     def index_documents(self, documents: Sequence[Document]) -> None:
         """Add or replace documents by id (idempotent)."""
         ...
 
-    def search(self, query: str, filters: SearchFilters, limit: int = 20) -> list[Hit]:
-        """Ranked hits for a query."""
+    def search(self, request: SearchRequest) -> list[Hit]:
+        """One page of hits, in the request's order."""
         ...
 
     def count(self) -> int: ...
 
     def close(self) -> None: ...
+
+
+class IndexRebuild(Protocol):
+    """A fresh index filled beside the live one, then swapped in at once (an alias on
+    Elasticsearch, a generation file on SQLite): searches never see a half-built index."""
+
+    @property
+    def index(self) -> SearchBackend:
+        """The new index, to fill."""
+        ...
+
+    def activate(self) -> None:
+        """Make the new index the live one and drop the old."""
+        ...
+
+    def discard(self) -> None:
+        """Drop the new index; the live one stays."""
+        ...

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from archive.manifest import CaptureManifest
+from index.language import UNDETERMINED, detect_language
 from transcription.records import Transcript, TranscriptRecord
 
 
@@ -32,17 +33,19 @@ class Document:
 
 
 def capture_document(manifest: CaptureManifest, text: str, tags: tuple[str, ...] = ()) -> Document:
-    """The document of one capture: a page, or a post (kind ``post``, dated when published)."""
+    """The document of one capture: a page, or a post (kind ``post``, dated when published);
+    its language is detected from its text (the title when there is none)."""
     kind = "post" if manifest.post is not None else "page"
+    title = manifest.text.title if manifest.text else ""
     return Document(
         id=f"{kind}:{manifest.capture_id}",
         kind=kind,
         source=manifest.source_id,
         url=manifest.final_url,
         capture_id=manifest.capture_id,
-        title=manifest.text.title if manifest.text else "",
+        title=title,
         text=text,
-        lang=manifest.lang or "und",
+        lang=detect_language(text if text.strip() else title),
         captured_at=manifest.captured_at,
         published_at=manifest.post.posted_at if manifest.post is not None else None,
         tags=tags,
@@ -56,7 +59,10 @@ def transcript_documents(
     tags: tuple[str, ...] = (),
 ) -> list[Document]:
     """One document per transcript segment, filed under the capture the media came from; ids
-    name the media, the model and the segment, so re-indexing replaces rather than adds."""
+    name the media, the model and the segment, so re-indexing replaces rather than adds.
+
+    Each segment's language is detected from its words; a segment too short to tell keeps
+    the language the recogniser heard in the file."""
     media = next((m for m in manifest.media if m.sha256 == record.media_sha256), None)
     url = media.url if media is not None else manifest.final_url
     title = (media.title if media is not None else None) or manifest.final_url
@@ -69,7 +75,7 @@ def transcript_documents(
             capture_id=manifest.capture_id,
             title=title,
             text=segment.text,
-            lang=transcript.language or "und",
+            lang=_segment_language(segment.text, transcript.language),
             captured_at=manifest.captured_at,
             tags=tags,
             media_sha256=record.media_sha256,
@@ -78,3 +84,8 @@ def transcript_documents(
         )
         for segment in transcript.segments
     ]
+
+
+def _segment_language(text: str, heard: str | None) -> str:
+    detected = detect_language(text)
+    return detected if detected != UNDETERMINED else (heard or UNDETERMINED)

@@ -4,7 +4,8 @@ transcripts linked to their media."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 
 from archive.manifest import CaptureManifest, iter_manifest_keys, read_manifest
 from archive.store import ObjectStore
@@ -51,14 +52,23 @@ def archived_documents(store: ObjectStore) -> Iterator[Document]:
         yield from transcript_documents(record, transcript, manifest, tags.of(manifest))
 
 
-def rebuild_index(store: ObjectStore, index: SearchBackend) -> int:
-    """Index every archived document (idempotent: ids are deterministic); returns the count."""
+def rebuild_index(
+    store: ObjectStore,
+    index: SearchBackend,
+    on_batch: Callable[[Counter[str]], None] | None = None,
+) -> Counter[str]:
+    """Index every archived document (idempotent: ids are deterministic); returns the number
+    of documents of each kind. ``on_batch`` sees the running counts after each batch."""
+    kinds: Counter[str] = Counter()
     batch: list[Document] = []
-    count = 0
     for document in archived_documents(store):
         batch.append(document)
         if len(batch) >= BATCH:
             index.index_documents(batch)
-            count, batch = count + len(batch), []
+            kinds.update(d.kind for d in batch)
+            batch = []
+            if on_batch is not None:
+                on_batch(kinds)
     index.index_documents(batch)
-    return count + len(batch)
+    kinds.update(d.kind for d in batch)
+    return kinds

@@ -1,20 +1,38 @@
-"""The embedded search backend: one SQLite file with an FTS5 full-text table, WAL mode.
+"""The embedded search backend: one SQLite file with an FTS5 table, WAL mode, so parallel
+tasks can write to it at once.
 
-Queries are reduced to literal terms (quoted for FTS5), so operators or SQL typed by a user
-are searched as words and never interpreted.
+Words are matched by their index terms (:mod:`index.analysis`, through the tokenizer in
+:mod:`index.sqlite_tokenizer`), ranked by BM25 with titles weighted three times, and
+snippets are cut from the original text. Queries arrive parsed (:mod:`index.query`) and are
+written out with every word quoted, so nothing typed is ever read as FTS5 or SQL syntax.
 """
 
 from __future__ import annotations
 
-import re
-import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any as AnyValue
 
-from index.backend import Hit, SearchFilters
+import apsw
+
+from index.analysis import WordForms
+from index.backend import Hit, IndexUnavailableError, SearchFilters, SearchRequest
 from index.documents import Document
+from index.query import All, Any, Node, Phrase, Term
+from index.snippets import (
+    CLOSE_SENTINEL,
+    OPEN_SENTINEL,
+    sentinel_snippet_to_html,
+    without_sentinels,
+)
+from index.sqlite_tokenizer import TOKENIZER_NAME, register
 
+FORMAT = "osint-archive-index/2"
+SNIPPET_TOKENS = 24
+TITLE_WEIGHT = 3.0
+BUSY_TIMEOUT_MS = 30_000
 SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (
     rowid INTEGER PRIMARY KEY,
     id TEXT UNIQUE NOT NULL,
@@ -30,57 +48,130 @@ CREATE TABLE IF NOT EXISTS documents (
     start REAL,
     "end" REAL
 );
-CREATE INDEX IF NOT EXISTS documents_source ON documents(source, captured_at);
-CREATE VIRTUAL TABLE IF NOT EXISTS documents_fts USING fts5(
-    title, text, tokenize = 'unicode61 remove_diacritics 2'
-);
+CREATE INDEX IF NOT EXISTS documents_captured ON documents(captured_at);
 """
-MEDIA_COLUMNS = (("media_sha256", "TEXT"), ("start", "REAL"), ("end", "REAL"))
-_TERM = re.compile(r"\w+\*?", re.UNICODE)
-MAX_TERMS = 32
+SORT_SQL = {
+    "relevance": "documents_fts.rank",
+    "newest": "d.captured_at DESC, d.rowid DESC",
+    "oldest": "d.captured_at ASC, d.rowid ASC",
+}
 
 
-def fts_query(text: str) -> str | None:
-    """A literal FTS5 query: every word must occur; a trailing ``*`` keeps prefix search."""
-    terms = []
-    for match in _TERM.findall(text)[:MAX_TERMS]:
-        word, star = (match[:-1], "*") if match.endswith("*") else (match, "")
-        if word:
-            terms.append(f'"{word}"{star}')
-    return " AND ".join(terms) if terms else None
+class IndexFormatError(IndexUnavailableError):
+    """The index file was made by another version or with other settings; reindex."""
+
+
+def fts_expression(node: Node) -> str:
+    """The FTS5 form of a query tree. Every word is a quoted string (``"`` doubled), so its
+    characters are never operators; the tokenizer turns it into terms."""
+    if isinstance(node, Term):
+        quoted = '"' + node.text.replace('"', '""') + '"'
+        return f"{quoted} *" if node.prefix else quoted
+    if isinstance(node, Phrase):
+        return '"' + " ".join(node.words).replace('"', '""') + '"'
+    if isinstance(node, All):
+        kept = " AND ".join(f"({fts_expression(part)})" for part in node.include)
+        dropped = "".join(f" NOT ({fts_expression(part)})" for part in node.exclude)
+        return f"({kept}){dropped}" if dropped else kept
+    if isinstance(node, Any):
+        return " OR ".join(f"({fts_expression(part)})" for part in node.parts)
+    raise TypeError(f"not a query node: {node!r}")
+
+
+def _filter_sql(filters: SearchFilters) -> tuple[list[str], list[object]]:
+    where: list[str] = []
+    params: list[object] = []
+    for column, value in (
+        ("d.kind", filters.kind),
+        ("d.source", filters.source),
+        ("d.lang", filters.lang),
+    ):
+        if value:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if filters.tag:
+        where.append("instr(' ' || d.tags || ' ', ?) > 0")
+        params.append(f" {filters.tag} ")
+    for column, operator, bound in (
+        ("d.captured_at", ">=", filters.since),
+        ("d.captured_at", "<=", filters.until),
+        ("d.published_at", ">=", filters.published_since),
+        ("d.published_at", "<=", filters.published_until),
+    ):
+        if bound is not None:
+            where.append(f"{column} {operator} ?")
+            params.append(bound.isoformat())
+    return where, params
 
 
 class SqliteFtsBackend:
-    """SQLite FTS5 index in one file; safe for several writer processes (WAL, busy timeout)."""
+    """SQLite FTS5 index in one file; safe for several writer processes (WAL, busy timeout).
+
+    ``stemming=False`` makes a plain ``unicode61`` index (words matched as written), kept for
+    comparison in the benchmark."""
 
     name = "sqlite"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, stemming: bool = True) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(path, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self.stemming = stemming
+        self.forms = WordForms(stemming=stemming)
+        self._db = apsw.Connection(str(path))
+        self._db.set_busy_timeout(BUSY_TIMEOUT_MS)
+        register(self._db, self.forms)
+        self._db.execute("PRAGMA journal_mode=WAL").fetchall()
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
-        self._add_missing_columns()
+        self._create_or_check()
 
-    def _add_missing_columns(self) -> None:
-        """Indexes made before transcripts were indexed lack the media columns."""
-        have = {row[1] for row in self._db.execute("PRAGMA table_info(documents)")}
+    @property
+    def settings_label(self) -> str:
+        return f"{FORMAT} stemming={'on' if self.stemming else 'off'}"
+
+    def _create_or_check(self) -> None:
+        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master")}
+        if "documents" in tables and "meta" not in tables:
+            raise IndexFormatError(
+                f"the search index {self.path} was made by an earlier version of osint-archive;"
+                " run `osint-archive reindex` to rebuild it from the archive"
+            )
         with self._db:
-            for column, kind in MEDIA_COLUMNS:
-                if column not in have:
-                    self._db.execute(f'ALTER TABLE documents ADD COLUMN "{column}" {kind}')
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+            found = self._db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+            if found is None:
+                self._create_fts()
+            elif found[0] != self.settings_label:
+                raise IndexFormatError(
+                    f"the search index {self.path} is {found[0]!r}, not {self.settings_label!r};"
+                    " run `osint-archive reindex` to rebuild it"
+                )
+
+    def _create_fts(self) -> None:
+        tokenizer = TOKENIZER_NAME if self.stemming else "unicode61 remove_diacritics 2"
+        self._db.execute(
+            "CREATE VIRTUAL TABLE documents_fts USING fts5("
+            f"title, text, tokenize = '{tokenizer}', locale = 1)"
+        )
+        self._db.execute(
+            "INSERT INTO documents_fts(documents_fts, rank) VALUES ('rank', ?)",
+            (f"bm25({TITLE_WEIGHT}, 1.0)",),
+        )
+        self._db.execute(
+            "INSERT INTO meta(key, value) VALUES ('format', ?)", (self.settings_label,)
+        )
 
     def index_documents(self, documents: Sequence[Document]) -> None:
         with self._db:
             for doc in documents:
-                row = self._db.execute("SELECT rowid FROM documents WHERE id = ?", (doc.id,))
-                found = row.fetchone()
+                found = self._db.execute(
+                    "SELECT rowid FROM documents WHERE id = ?", (doc.id,)
+                ).fetchone()
                 if found is not None:
                     self._db.execute("DELETE FROM documents_fts WHERE rowid = ?", found)
                     self._db.execute("DELETE FROM documents WHERE rowid = ?", found)
-                cursor = self._db.execute(
+                self._db.execute(
                     "INSERT INTO documents (id, kind, source, url, capture_id, lang, captured_at,"
                     ' published_at, tags, media_sha256, start, "end")'
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -100,61 +191,61 @@ class SqliteFtsBackend:
                     ),
                 )
                 self._db.execute(
-                    "INSERT INTO documents_fts (rowid, title, text) VALUES (?, ?, ?)",
-                    (cursor.lastrowid, doc.title, doc.text),
+                    "INSERT INTO documents_fts (rowid, title, text) VALUES"
+                    " (last_insert_rowid(), fts5_locale(?1, ?2), fts5_locale(?1, ?3))",
+                    (doc.lang, without_sentinels(doc.title), without_sentinels(doc.text)),
                 )
 
-    def search(self, query: str, filters: SearchFilters, limit: int = 20) -> list[Hit]:
-        match = fts_query(query)
-        if match is None:
-            return []
-        where = ["documents_fts MATCH ?"]
-        params: list[object] = [match]
-        for column, value in (
-            ("d.kind", filters.kind),
-            ("d.source", filters.source),
-            ("d.lang", filters.lang),
-        ):
-            if value:
-                where.append(f"{column} = ?")
-                params.append(value)
-        if filters.since:
-            where.append("d.captured_at >= ?")
-            params.append(filters.since.isoformat())
-        if filters.until:
-            where.append("d.captured_at <= ?")
-            params.append(filters.until.isoformat())
-        params.append(max(1, min(limit, 1000)))
-        # Only fixed column names are joined into the SQL; every value is a bound parameter.
+    def search(self, request: SearchRequest) -> list[Hit]:
+        where, params = _filter_sql(request.filters)
+        # Only fixed column names and operators are joined into the SQL; every value,
+        # the query included, is a bound parameter.
         sql = (
             "SELECT d.id, d.kind, d.source, d.url, d.capture_id, d.lang, d.captured_at,"  # noqa: S608
-            " documents_fts.title,"
-            " snippet(documents_fts, 1, '[', ']', ' … ', 16), bm25(documents_fts),"
-            ' d.media_sha256, d.start, d."end"'
+            " documents_fts.title, snippet(documents_fts, 1, ?, ?, ' … ', ?),"
+            ' documents_fts.rank, d.published_at, d.tags, d.media_sha256, d.start, d."end"'
             " FROM documents_fts JOIN documents d ON d.rowid = documents_fts.rowid"
-            f" WHERE {' AND '.join(where)} ORDER BY bm25(documents_fts) LIMIT ?"
+            " WHERE documents_fts MATCH fts5_locale(?, ?)"
+            + "".join(f" AND {condition}" for condition in where)
+            + f" ORDER BY {SORT_SQL[request.sort]} LIMIT ? OFFSET ?"
         )
-        return [
-            Hit(
-                id=r[0],
-                kind=r[1],
-                source=r[2],
-                url=r[3],
-                capture_id=r[4],
-                lang=r[5],
-                captured_at=r[6],
-                title=r[7],
-                snippet=r[8],
-                score=-float(r[9]),
-                media_sha256=r[10],
-                start=r[11],
-                end=r[12],
-            )
-            for r in self._db.execute(sql, params)
+        bound = [
+            OPEN_SENTINEL,
+            CLOSE_SENTINEL,
+            SNIPPET_TOKENS,
+            request.filters.lang,
+            fts_expression(request.query.root),
+            *params,
+            request.limit,
+            request.offset,
         ]
+        return [_hit(row) for row in self._db.execute(sql, bound)]
 
     def count(self) -> int:
-        return int(self._db.execute("SELECT count(*) FROM documents").fetchone()[0])
+        rows: list[AnyValue] = self._db.execute("SELECT count(*) FROM documents").fetchall()
+        return int(rows[0][0])
 
     def close(self) -> None:
         self._db.close()
+
+
+def _hit(row: tuple[AnyValue, ...]) -> Hit:
+    (id_, kind, source, url, capture_id, lang, captured_at, title, snippet, rank) = row[:10]
+    published_at, tags, media_sha256, start, end = row[10:]
+    return Hit(
+        id=str(id_),
+        kind=str(kind),
+        source=str(source),
+        url=str(url),
+        capture_id=str(capture_id),
+        lang=str(lang),
+        captured_at=str(captured_at),
+        title=str(title),
+        snippet=sentinel_snippet_to_html(str(snippet)),
+        score=-float(rank),
+        published_at=str(published_at) if published_at is not None else None,
+        tags=tuple(str(tags).split()),
+        media_sha256=str(media_sha256) if media_sha256 is not None else None,
+        start=float(start) if start is not None else None,
+        end=float(end) if end is not None else None,
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,20 +13,19 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from index.backend import Hit, SearchFilters
-from index.rebuild import rebuild_index
+from index.backend import SearchRequest
 from osint_archive.cli_common import (
     EXIT_FAILED,
     EXIT_USAGE,
-    clock,
     config_option,
     err_console,
     human_bytes,
     load_config,
     load_settings,
-    parse_date,
+    open_index,
 )
 from osint_archive.cli_preservation import audit, export, timestamp
+from osint_archive.cli_search import print_hit, reindex, search
 from osint_archive.cli_transcribe import transcribe
 from osint_archive.settings import Settings
 from osint_archive.sources import (
@@ -154,87 +152,13 @@ def run(config_path: Path | None, source_ids: tuple[str, ...]) -> None:
     except UnknownSourceError as err:
         err_console.print(f"[red]error:[/] {err}")
         sys.exit(EXIT_USAGE)
+    open_index(settings).close()  # an index to rebuild is reported before anything is fetched
     outcomes = run_with_progress(settings, config, chosen, Console(stderr=True))
     sys.exit(0 if all(o.ok for o in outcomes) else EXIT_FAILED)
 
 
-def hit_json(hit: Hit) -> dict[str, object]:
-    """A hit as ``search --json`` prints it; transcript hits add the media and the seconds."""
-    line: dict[str, object] = {
-        "id": hit.id,
-        "kind": hit.kind,
-        "source": hit.source,
-        "url": hit.url,
-        "capture_id": hit.capture_id,
-        "lang": hit.lang,
-        "captured_at": hit.captured_at,
-        "snippet": hit.snippet,
-    }
-    if hit.media_sha256 is not None:
-        line.update(media_sha256=hit.media_sha256, start=hit.start, end=hit.end)
-    return line
-
-
-@main.command("search")
-@click.argument("query")
-@click.option("--lang", default=None, help="Language code, e.g. ru, be, uk, en.")
-@click.option("--source", "source_id", default=None, help="Source id.")
-@click.option("--kind", type=click.Choice(["page", "post", "transcript"]), default=None)
-@click.option("--since", default=None, help="Captured on or after this date (ISO).")
-@click.option("--until", default=None, help="Captured on or before this date (ISO).")
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-def search(
-    query: str,
-    lang: str | None,
-    source_id: str | None,
-    kind: str | None,
-    since: str | None,
-    until: str | None,
-    limit: int,
-    as_json: bool,
-) -> None:
-    """Full-text search over pages, posts and transcripts."""
-    filters = SearchFilters(
-        kind=kind,
-        source=source_id,
-        lang=lang,
-        since=parse_date(since),
-        until=parse_date(until, end_of_day=True),
-    )
-    index = load_settings().open_index()
-    try:
-        hits = index.search(query, filters, limit)
-    finally:
-        index.close()
-    for hit in hits:
-        if as_json:
-            click.echo(json.dumps(hit_json(hit), ensure_ascii=False))
-        elif hit.media_sha256 is not None:
-            where = f"{clock(hit.start or 0)}–{clock(hit.end or 0)}"
-            click.echo(f"{hit.captured_at[:19]}  {hit.source}  {hit.url} @ {where}")
-            click.echo(f"    {hit.snippet}")
-        else:
-            click.echo(f"{hit.captured_at[:19]}  {hit.source}  {hit.url}\n    {hit.snippet}")
-    if not hits and not as_json:
-        err_console.print("no results")
-
-
-@main.command("reindex")
-def reindex() -> None:
-    """Rebuild the search index from the archive alone (manifests and text objects)."""
-    settings = load_settings()
-    store = settings.open_store()
-    index = settings.open_index()
-    try:
-        count = rebuild_index(store, index)
-    finally:
-        index.close()
-    click.echo(f"indexed {count} documents")
-
-
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo.yaml"
-DEMO_QUERIES = ("задержали", "Мінску", "trial")
+DEMO_QUERIES = ("задержание", "Минск", "trial")
 
 
 @main.command("demo")
@@ -254,6 +178,7 @@ def demo(port: int) -> None:
     # The demo's own site is on loopback: allow exactly that address, nothing else private.
     loopback = NetworkPolicy.from_env({"OSINT_ARCHIVE_ALLOW_NETWORKS": "127.0.0.1/32"})
     settings = replace(settings, network=loopback)
+    open_index(settings).close()
     config = load_config(DEMO_CONFIG)
     base = f"http://127.0.0.1:{port}/"
     chosen = [s.model_copy(update={"url": base}) for s in config.sources]
@@ -278,10 +203,8 @@ def demo(port: int) -> None:
     try:
         for query in DEMO_QUERIES:
             console.rule(f"osint-archive search {query!r}")
-            for hit in index.search(query, SearchFilters(), limit=3):
-                console.print(
-                    f"{hit.url}  [dim]{hit.capture_id}[/]\n    {hit.snippet}", highlight=False
-                )
+            for number, hit in enumerate(index.search(SearchRequest.of(query, limit=3)), 1):
+                print_hit(console, number, hit)
     finally:
         index.close()
     console.rule("Next")
@@ -296,7 +219,7 @@ def demo(port: int) -> None:
     sys.exit(0 if ok else EXIT_FAILED)
 
 
-for command in (audit, timestamp, export, transcribe):
+for command in (audit, timestamp, export, transcribe, search, reindex):
     main.add_command(command)
 
 

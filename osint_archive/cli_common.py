@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from index.backend import IndexUnavailableError, SearchBackend
 from osint_archive.settings import Settings, SettingsError
 from osint_archive.sources import SourcesConfig, SourcesConfigError, load_sources
 
@@ -30,6 +31,15 @@ def load_settings() -> Settings:
         return Settings.from_env()
     except SettingsError as err:
         err_console.print(f"[red]error:[/] {err}")
+        sys.exit(EXIT_USAGE)
+
+
+def open_index(settings: Settings) -> SearchBackend:
+    """The live search index, or exit 2 with what to do (reindex, check the cluster)."""
+    try:
+        return settings.open_index()
+    except IndexUnavailableError as err:
+        err_console.print(f"[red]error:[/] {err}", highlight=False)
         sys.exit(EXIT_USAGE)
 
 

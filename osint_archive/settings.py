@@ -10,7 +10,9 @@ from pathlib import Path
 from archive.store import ObjectStore
 from archive.timestamp_config import TimestampConfig, TimestampConfigError
 from collectors.netguard import NetworkPolicy
-from index.sqlite_fts import SqliteFtsBackend
+from index.backend import IndexRebuild, SearchBackend
+
+INDEX_BACKENDS = ("sqlite", "elasticsearch")
 
 
 class SettingsError(Exception):
@@ -29,6 +31,7 @@ class Settings:
     whisper_model: str = "base"
     whisper_device: str = "auto"
     transcribe_in_run: bool = True
+    index_backend: str = "sqlite"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -36,7 +39,9 @@ class Settings:
         ``OSINT_ARCHIVE_USER_AGENT``, network policy and S3 variables; speech recognition:
         ``OSINT_ARCHIVE_WHISPER_MODEL`` (a bundled name or a model directory, default
         ``base``), ``OSINT_ARCHIVE_WHISPER_DEVICE`` (auto|cpu|cuda) and
-        ``OSINT_ARCHIVE_TRANSCRIBE=0`` to leave transcription to ``osint-archive transcribe``."""
+        ``OSINT_ARCHIVE_TRANSCRIBE=0`` to leave transcription to ``osint-archive transcribe``;
+        search: ``OSINT_ARCHIVE_INDEX`` (sqlite|elasticsearch) and the ``OSINT_ARCHIVE_ES_*``
+        variables."""
         backend = environ.get("OSINT_ARCHIVE_STORE", "local").strip().lower()
         try:
             timestamps = TimestampConfig.from_env(environ)
@@ -48,6 +53,12 @@ class Settings:
         if device not in ("auto", "cpu", "cuda"):
             raise SettingsError(
                 f"OSINT_ARCHIVE_WHISPER_DEVICE must be 'auto', 'cpu' or 'cuda', not {device!r}"
+            )
+        index_backend = environ.get("OSINT_ARCHIVE_INDEX", "sqlite").strip().lower()
+        if index_backend not in INDEX_BACKENDS:
+            raise SettingsError(
+                f"OSINT_ARCHIVE_INDEX must be one of {', '.join(INDEX_BACKENDS)}, "
+                f"not {index_backend!r}"
             )
         transcribe = environ.get("OSINT_ARCHIVE_TRANSCRIBE", "1").strip().lower()
         if transcribe not in ("0", "1", "false", "true", "no", "yes"):
@@ -66,6 +77,7 @@ class Settings:
             whisper_model=environ.get("OSINT_ARCHIVE_WHISPER_MODEL", "base").strip() or "base",
             whisper_device=device,
             transcribe_in_run=transcribe in ("1", "true", "yes"),
+            index_backend=index_backend,
         )
 
     def open_store(self) -> ObjectStore:
@@ -81,6 +93,20 @@ class Settings:
 
         return LocalStore(self.home / "archive")
 
-    def open_index(self) -> SqliteFtsBackend:
-        """The search index (SQLite FTS5 under the home directory)."""
-        return SqliteFtsBackend(self.home / "index" / "search.sqlite")
+    @property
+    def index_directory(self) -> Path:
+        return self.home / "index"
+
+    def open_index(self) -> SearchBackend:
+        """The live search index: SQLite FTS5 under the home directory by default. Raises
+        ``IndexFormatError`` when it must be rebuilt with ``osint-archive reindex``."""
+        from index.sqlite_fts import SqliteFtsBackend
+        from index.sqlite_generations import live_index_path
+
+        return SqliteFtsBackend(live_index_path(self.index_directory))
+
+    def begin_index_rebuild(self) -> IndexRebuild:
+        """A fresh index to fill from the archive and then swap in for the live one."""
+        from index.sqlite_generations import SqliteRebuild
+
+        return SqliteRebuild(self.index_directory)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
+import sqlite3
 import sys
 from importlib.metadata import version
 from pathlib import Path
@@ -14,17 +17,30 @@ from tests.cli_runs import run_cli as cli
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parent.parent
+# Searched as literal words (exit 0), whatever FTS5, SQL or Lucene would make of them.
 HOSTILE_QUERIES = [
     "\"'; DROP TABLE documents; --",
     "a AND (b",
     "NEAR(",
     '"unbalanced',
     "title:задержали",
-    "* OR ^ - +",
     "задержали)",
-    "",
-    "   ",
+    "' OR 1=1 --",
+    '{"query": {"match_all": {}}}',
+    "C:\\Windows\\System32",
+    "задержали\x07\x1b[31m",
+    "<script>alert(1)</script>",
 ]
+# Refused with a message that says why (exit 2), never a traceback.
+REFUSED_QUERIES = {
+    "": "the query is empty",
+    "   ": "the query is empty",
+    "* OR ^ - +": "has no words to search for",
+    "\\": "has no words to search for",
+    "NOT задержали": "NOT needs something to keep",
+    "слово " * 70: "more than 64 words",
+    "я" * 1001: "the limit is 1000",
+}
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +140,27 @@ def test_search_treats_query_syntax_as_words(indexed_home: Path, query: str) -> 
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     for line in done.stdout.splitlines():
-        assert json.loads(line)["kind"] == "page"
+        assert json.loads(line)["kind"] in ("page", "transcript")
+
+
+@pytest.mark.parametrize("query", list(REFUSED_QUERIES))
+def test_search_refuses_what_cannot_be_searched_with_a_reason(
+    indexed_home: Path, query: str
+) -> None:
+    done = cli(indexed_home, "search", query, "--json")
+    assert done.returncode == 2
+    assert REFUSED_QUERIES[query] in done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""
+
+
+def test_search_notes_what_it_forgave(indexed_home: Path) -> None:
+    done = cli(indexed_home, "search", '"задержали участников', "--json")
+    assert done.returncode == 0, done.stderr
+    assert "note: an unclosed quote was closed at the end of the query" in done.stderr
+    hits = [json.loads(line) for line in done.stdout.splitlines()]
+    assert hits[0]["url"].endswith("/ru-minsk-arrests.html")  # the article, then the front page
+    assert all("<mark>задержали участников</mark>" in h["snippet"] for h in hits)
 
 
 def test_injected_sql_leaves_the_index_intact(indexed_home: Path) -> None:
@@ -161,3 +197,54 @@ def test_until_a_date_includes_that_whole_day() -> None:
     assert end is not None and (end.hour, end.minute, end.second) == (23, 59, 59)
     start = _date("2026-01-31")
     assert start is not None and start.hour == 0
+
+
+def _search_json(home: Path, *args: str) -> list[dict[str, object]]:
+    done = cli(home, "search", *args, "--json")
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def test_reindex_from_the_archive_gives_the_same_results(
+    indexed_home: Path, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    shutil.copytree(indexed_home, home)
+    queries = [
+        ("задержание",),
+        ("Мінск", "--lang", "be"),
+        ("activist*",),
+        ("суд", "--sort", "newest"),
+    ]
+    before = [_search_json(home, *q) for q in queries]
+    done = cli(home, "reindex")
+    assert done.returncode == 0, done.stderr
+    assert re.search(
+        r"indexed \d+ documents \(\d+ pages.*\) in [\d.]+ s; the new index is live", done.stdout
+    )
+    assert [_search_json(home, *q) for q in queries] == before
+    assert all(before), "every query finds something"
+    live = (home / "index" / "CURRENT").read_text().strip()
+    assert sorted(p.name for p in (home / "index").glob("search*.sqlite")) == [live]
+
+
+def test_an_index_from_an_earlier_version_asks_for_reindex(tmp_path: Path) -> None:
+    old = tmp_path / "index" / "search.sqlite"
+    old.parent.mkdir()
+    with sqlite3.connect(old) as db:
+        db.execute("CREATE TABLE documents (rowid INTEGER PRIMARY KEY, id TEXT)")
+    done = cli(tmp_path, "search", "суд")
+    assert done.returncode == 2
+    assert "run `osint-archive reindex`" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert cli(tmp_path, "reindex").returncode == 0
+    done = cli(tmp_path, "search", "суд")
+    assert done.returncode == 0, done.stderr
+    assert not old.exists()
+
+
+def test_search_pages_do_not_overlap(indexed_home: Path) -> None:
+    first = _search_json(indexed_home, "в OR у OR the", "--limit", "3")
+    second = _search_json(indexed_home, "в OR у OR the", "--limit", "3", "--page", "2")
+    assert len(first) == 3 and second
+    assert not {h["id"] for h in first} & {h["id"] for h in second}
