@@ -9,7 +9,8 @@ written out with every word quoted, so nothing typed is ever read as FTS5 or SQL
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any as AnyValue
 
@@ -128,25 +129,48 @@ class SqliteFtsBackend:
     def settings_label(self) -> str:
         return f"{FORMAT} stemming={'on' if self.stemming else 'off'}"
 
-    def _create_or_check(self) -> None:
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A write transaction that takes the write lock up front: a deferred one that reads
+        first would fail at once, busy timeout or not, if another writer committed since."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _format(self) -> str | None:
         tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master")}
         if "documents" in tables and "meta" not in tables:
             raise IndexFormatError(
-                f"the search index {self.path} was made by an earlier version of osint-archive;"
-                " run `osint-archive reindex` to rebuild it from the archive"
+                f"the search index {self.path} was made by an earlier version of"
+                " osint-archive; run `osint-archive reindex` to rebuild it from the archive"
             )
-        with self._db:
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    self._db.execute(statement)
-            found = self._db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
-            if found is None:
-                self._create_fts()
-            elif found[0] != self.settings_label:
-                raise IndexFormatError(
-                    f"the search index {self.path} is {found[0]!r}, not {self.settings_label!r};"
-                    " run `osint-archive reindex` to rebuild it"
-                )
+        if "meta" not in tables:
+            return None
+        found = self._db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+        return str(found[0]) if found is not None else None
+
+    def _create_or_check(self) -> None:
+        """Check the index's format; create the tables first if it is new (under the write
+        lock, so two processes opening a new index at once create it once)."""
+        found = self._format()
+        if found is None:
+            with self._writing():
+                found = self._format()
+                if found is None:
+                    for statement in SCHEMA.split(";"):
+                        if statement.strip():
+                            self._db.execute(statement)
+                    self._create_fts()
+                    found = self.settings_label
+        if found != self.settings_label:
+            raise IndexFormatError(
+                f"the search index {self.path} is {found!r}, not {self.settings_label!r};"
+                " run `osint-archive reindex` to rebuild it"
+            )
 
     def _create_fts(self) -> None:
         tokenizer = TOKENIZER_NAME if self.stemming else "unicode61 remove_diacritics 2"
@@ -163,7 +187,7 @@ class SqliteFtsBackend:
         )
 
     def index_documents(self, documents: Sequence[Document]) -> None:
-        with self._db:
+        with self._writing():
             for doc in documents:
                 found = self._db.execute(
                     "SELECT rowid FROM documents WHERE id = ?", (doc.id,)

@@ -4,8 +4,9 @@ word is reduced to its index term (:mod:`index.analysis`) in the language of its
 A document's language reaches the tokenizer as its FTS5 locale (``fts5_locale(lang, text)``),
 so snippets and highlights are cut from the original text while matching uses the terms.
 A query word becomes colocated alternatives, which FTS5 treats as OR: its term in each
-language the search covers (all four, or the one of ``--lang``). A prefix query also keeps
-the word itself, folded but not stemmed, so ``задерж*`` finds what begins so.
+language the search covers (all four, or the one of ``--lang``). A prefix is matched as
+typed (folded, not stemmed) against the terms, so ``задерж*`` finds «задержали» and
+«задержание», while a prefix longer than the stem (``задержани*``) finds less.
 """
 
 from __future__ import annotations
@@ -33,13 +34,10 @@ def stemming_tokenizer(forms: WordForms) -> Callable[[apsw.Connection, list[str]
         def tokenize(utf8: bytes, flags: int, locale: str | None) -> Sequence[Token]:
             tokens: list[Any] = list(base(utf8, flags, locale))
             words = [token[2] for token in tokens]
-            if flags & apsw.FTS5_TOKENIZE_QUERY:
+            if flags & apsw.FTS5_TOKENIZE_PREFIX:
+                alternatives: list[tuple[str, ...]] = [(w.translate(FOLD),) for w in words]
+            elif flags & apsw.FTS5_TOKENIZE_QUERY:
                 alternatives = [forms.alternatives(w, query_languages(locale)) for w in words]
-                if flags & apsw.FTS5_TOKENIZE_PREFIX:
-                    alternatives = [
-                        _with_raw(w.translate(FOLD), terms)
-                        for w, terms in zip(words, alternatives, strict=True)
-                    ]
             else:
                 alternatives = forms.terms(words, locale if locale in STEMMED_LANGUAGES else None)
             return [
@@ -51,10 +49,6 @@ def stemming_tokenizer(forms: WordForms) -> Callable[[apsw.Connection, list[str]
         return tokenize
 
     return factory
-
-
-def _with_raw(raw: str, terms: tuple[str, ...]) -> tuple[str, ...]:
-    return terms if raw in terms or not raw else (raw, *terms)
 
 
 def register(connection: apsw.Connection, forms: WordForms) -> None:
