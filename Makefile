@@ -33,13 +33,15 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-## bench: every benchmark (crawl, browser, telegram, media, transcription, audit, export); updates the README tables
+## bench: every benchmark (crawl, browser, telegram, media, transcription, language, search, audit, export); updates the README tables
 bench: $(STAMP) system-deps
 	$(BIN)/python -m bench.crawl
 	$(BIN)/python -m bench.browser
 	$(BIN)/python -m bench.telegram
 	$(BIN)/python -m bench.media
 	$(BIN)/python -m bench.transcription
+	$(BIN)/python -m bench.language
+	$(BIN)/python -m bench.search
 	$(BIN)/python -m bench.audit
 	$(BIN)/python -m bench.export
 	$(BIN)/python -m bench.report

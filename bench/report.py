@@ -27,8 +27,19 @@ REPO = Path(__file__).resolve().parent.parent
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 MET_MARK = {True: "✅", False: "❌", None: ""}
 # Result file stems in the README's order: collectors first (web, browser, Telegram, video),
-# then speech recognition, then preservation (fixity audit, export).
-ORDER = ("crawl", "browser", "telegram", "media", "transcription", "audit", "export")
+# then speech recognition, language identification and search, then preservation (fixity
+# audit, export).
+ORDER = (
+    "crawl",
+    "browser",
+    "telegram",
+    "media",
+    "transcription",
+    "language",
+    "search",
+    "audit",
+    "export",
+)
 
 
 def cell(value: Any) -> str:

@@ -245,6 +245,17 @@ class SqliteFtsBackend:
         ]
         return [_hit(row) for row in self._db.execute(sql, bound)]
 
+    def stored_documents(self) -> list[tuple[AnyValue, ...]]:
+        """Every indexed document's fields and stored text, in id order (for checks: two
+        indexes of one archive hold the same rows)."""
+        return list(
+            self._db.execute(
+                "SELECT d.id, d.kind, d.source, d.url, d.capture_id, d.lang, d.captured_at,"
+                ' d.published_at, d.tags, d.media_sha256, d.start, d."end", f.title, f.text'
+                " FROM documents d JOIN documents_fts f ON f.rowid = d.rowid ORDER BY d.id"
+            )
+        )
+
     def count(self) -> int:
         rows: list[AnyValue] = self._db.execute("SELECT count(*) FROM documents").fetchall()
         return int(rows[0][0])

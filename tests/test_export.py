@@ -37,8 +37,9 @@ from archive.keys import sha256_of_payload_key
 from archive.local_store import LocalStore
 from archive.manifest import CaptureManifest
 from archive.store import ObjectStore, put_payload
-from index.backend import SearchFilters
+from index.backend import SearchRequest
 from index.sqlite_fts import SqliteFtsBackend
+from index.sqlite_generations import live_index_path
 from osint_archive.demo_site import DEFAULT_ROOT, DemoSite
 
 BIN = Path(sys.executable).parent
@@ -308,9 +309,9 @@ def test_selection_by_source_and_date_range(archive: Archive, tmp_path: Path) ->
 
 
 def test_selection_by_search_query(archive: Archive, tmp_path: Path) -> None:
-    index = SqliteFtsBackend(archive.home / "index" / "search.sqlite")
+    index = SqliteFtsBackend(live_index_path(archive.home / "index"))
     try:
-        hits = index.search("задержали", SearchFilters(), 100)
+        hits = index.search(SearchRequest.of("задержали", limit=100))
         chosen = select_captures(archive.store, query="задержали", index=index)
     finally:
         index.close()

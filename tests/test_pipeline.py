@@ -12,7 +12,6 @@ import re
 import secrets
 import shutil
 import socket
-import sqlite3
 import stat
 import subprocess
 import sys
@@ -27,6 +26,8 @@ from warcio.archiveiterator import ArchiveIterator
 from archive.local_store import LocalStore
 from archive.manifest import CaptureManifest, iter_manifest_keys, read_manifest
 from archive.store import ObjectExistsError
+from index.sqlite_fts import SqliteFtsBackend
+from index.sqlite_generations import live_index_path
 from osint_archive.demo_site import DEFAULT_ROOT, DemoSite
 from tests.cli_runs import run_cli
 
@@ -325,15 +326,11 @@ def test_manifests_are_immutable_and_filed_by_source_and_day(
 
 def index_rows(home: Path) -> list[tuple[Any, ...]]:
     """Every indexed document with its full text, in id order."""
-    db = sqlite3.connect(home / "index" / "search.sqlite")
+    index = SqliteFtsBackend(live_index_path(home / "index"))
     try:
-        return db.execute(
-            "SELECT d.id, d.kind, d.source, d.url, d.capture_id, d.lang, d.captured_at,"
-            " d.published_at, d.tags, f.title, f.text"
-            " FROM documents d JOIN documents_fts f ON f.rowid = d.rowid ORDER BY d.id"
-        ).fetchall()
+        return index.stored_documents()
     finally:
-        db.close()
+        index.close()
 
 
 def test_search_finds_pages_and_reindex_rebuilds_the_same_index(

@@ -10,7 +10,6 @@ import contextlib
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -26,6 +25,8 @@ from archive.custody import CustodyLog
 from archive.local_store import LocalStore
 from archive.manifest import CaptureManifest, iter_manifest_keys, read_manifest
 from bench.site import generate_site
+from index.sqlite_fts import SqliteFtsBackend
+from index.sqlite_generations import live_index_path
 from osint_archive.demo_site import DemoSite
 from tests.cli_runs import cli_env, run_cli
 
@@ -253,14 +254,13 @@ def test_run_killed_mid_crawl_is_resumed_without_loss_or_duplicates(
     assert max(stored.values()) == 1
 
     # The index holds each page once: no duplicate ids, no orphaned full-text rows.
-    db = sqlite3.connect(home / "index" / "search.sqlite")
+    index = SqliteFtsBackend(live_index_path(home / "index"))
     try:
-        ids = [row[0] for row in db.execute("SELECT id FROM documents")]
-        fts_rows = db.execute("SELECT count(*) FROM documents_fts").fetchone()[0]
+        ids = [row[0] for row in index.stored_documents()]  # rows joined to their full text
+        assert index.count() == len(ids)
     finally:
-        db.close()
+        index.close()
     assert len(ids) == len(set(ids))
-    assert fts_rows == len(ids)
     assert set(ids) == {f"page:{m.capture_id}" for m in found if m.text_status == "new"}
 
 
