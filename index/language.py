@@ -62,6 +62,7 @@ DISTINCTIVE: dict[str, tuple[str, ...]] = {
 # Letters of other Cyrillic alphabets (Serbian, Macedonian, Kazakh, Tatar, Bashkir, …).
 OTHER_CYRILLIC = set("јљњћђџѓќѕәғқңөұүһҗҙҫӊӘҒҚҢӨҰҮҺ")
 BULGARIAN_HARD_SIGN_SHARE = 0.005  # ъ as a vowel: ~2 % of Bulgarian letters, ~0.04 % of Russian
+BULGARIAN_MIN_HARD_SIGNS = 2  # one ъ in a short Russian line («объекта») is no sign of Bulgarian
 
 Method = Literal["orthography", "lingua", "langdetect", "too-short"]
 
@@ -95,7 +96,11 @@ def _east_slavic_candidates(cyrillic: list[str]) -> list[LanguageGuess]:
                 fits[lang] += 1
     hard_signs = cyrillic.count("ъ")
     east_slavic_vowels = sum(cyrillic.count(ch) for ch in "ыэёіўїєґ")
-    if not east_slavic_vowels and hard_signs > BULGARIAN_HARD_SIGN_SHARE * len(cyrillic):
+    if (
+        not east_slavic_vowels
+        and hard_signs >= BULGARIAN_MIN_HARD_SIGNS
+        and hard_signs > BULGARIAN_HARD_SIGN_SHARE * len(cyrillic)
+    ):
         return []  # Bulgarian, most likely
     if distinctive < MIN_DISTINCTIVE:
         return [LanguageGuess(lang, 0.0, "orthography") for lang in EAST_SLAVIC]

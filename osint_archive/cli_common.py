@@ -38,7 +38,7 @@ def open_index(settings: Settings) -> SearchBackend:
     """The live search index, or exit 2 with what to do (reindex, check the cluster)."""
     try:
         return settings.open_index()
-    except IndexUnavailableError as err:
+    except (IndexUnavailableError, SettingsError) as err:
         err_console.print(f"[red]error:[/] {err}", highlight=False)
         sys.exit(EXIT_USAGE)
 

@@ -6,17 +6,30 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from archive.store import ObjectStore
 from archive.timestamp_config import TimestampConfig, TimestampConfigError
 from collectors.netguard import NetworkPolicy
 from index.backend import IndexRebuild, SearchBackend
 
+if TYPE_CHECKING:
+    from index.es_backend import ElasticsearchBackend
+
 INDEX_BACKENDS = ("sqlite", "elasticsearch")
 
 
 class SettingsError(Exception):
     """An environment variable is missing or invalid."""
+
+
+def _check_elasticsearch(environ: Mapping[str, str]) -> None:
+    from index.es_config import EsConfig, EsConfigError
+
+    try:
+        EsConfig.from_env(environ)
+    except EsConfigError as err:
+        raise SettingsError(str(err)) from err
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,8 @@ class Settings:
                 f"OSINT_ARCHIVE_INDEX must be one of {', '.join(INDEX_BACKENDS)}, "
                 f"not {index_backend!r}"
             )
+        if index_backend == "elasticsearch":
+            _check_elasticsearch(environ)
         transcribe = environ.get("OSINT_ARCHIVE_TRANSCRIBE", "1").strip().lower()
         if transcribe not in ("0", "1", "false", "true", "no", "yes"):
             raise SettingsError(f"OSINT_ARCHIVE_TRANSCRIBE must be 0 or 1, not {transcribe!r}")
@@ -97,9 +112,23 @@ class Settings:
     def index_directory(self) -> Path:
         return self.home / "index"
 
+    def _elasticsearch(self) -> ElasticsearchBackend:
+        from index.es_backend import ElasticsearchBackend
+        from index.es_config import EsConfig, EsConfigError
+
+        try:
+            backend = ElasticsearchBackend(EsConfig.from_env(self.environ))
+        except EsConfigError as err:
+            raise SettingsError(str(err)) from err
+        backend.ensure_index()
+        return backend
+
     def open_index(self) -> SearchBackend:
-        """The live search index: SQLite FTS5 under the home directory by default. Raises
-        ``IndexFormatError`` when it must be rebuilt with ``osint-archive reindex``."""
+        """The live search index: SQLite FTS5 under the home directory by default, or the
+        Elasticsearch alias. Raises ``IndexUnavailableError`` when it must be rebuilt with
+        ``osint-archive reindex`` or the cluster cannot be used."""
+        if self.index_backend == "elasticsearch":
+            return self._elasticsearch()
         from index.sqlite_fts import SqliteFtsBackend
         from index.sqlite_generations import live_index_path
 
@@ -107,6 +136,8 @@ class Settings:
 
     def begin_index_rebuild(self) -> IndexRebuild:
         """A fresh index to fill from the archive and then swap in for the live one."""
+        if self.index_backend == "elasticsearch":
+            return self._elasticsearch().begin_rebuild()
         from index.sqlite_generations import SqliteRebuild
 
         return SqliteRebuild(self.index_directory)

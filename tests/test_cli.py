@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import socket
 import sqlite3
 import sys
 from importlib.metadata import version
@@ -248,3 +249,48 @@ def test_search_pages_do_not_overlap(indexed_home: Path) -> None:
     second = _search_json(indexed_home, "в OR у OR the", "--limit", "3", "--page", "2")
     assert len(first) == 3 and second
     assert not {h["id"] for h in first} & {h["id"] for h in second}
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_an_unreachable_elasticsearch_is_a_clear_error(tmp_path: Path) -> None:
+    env = {
+        "OSINT_ARCHIVE_INDEX": "elasticsearch",
+        "OSINT_ARCHIVE_ES_URL": f"http://127.0.0.1:{_closed_port()}",
+    }
+    done = cli(tmp_path, "search", "суд", env=env)
+    assert done.returncode == 2
+    assert "cannot use Elasticsearch at http://127.0.0.1:" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"OSINT_ARCHIVE_INDEX": "solr"},
+            "OSINT_ARCHIVE_INDEX must be one of sqlite, elasticsearch",
+        ),
+        ({"OSINT_ARCHIVE_INDEX": "elasticsearch"}, "OSINT_ARCHIVE_ES_URL is not set"),
+        (
+            {
+                "OSINT_ARCHIVE_INDEX": "elasticsearch",
+                "OSINT_ARCHIVE_ES_URL": "http://es.example.org:9200",
+                "OSINT_ARCHIVE_ES_USERNAME": "elastic",
+                "OSINT_ARCHIVE_ES_PASSWORD": "s3cret-not-printed",
+            },
+            "credentials are set: they would travel in clear text",
+        ),
+    ],
+)
+def test_index_settings_errors_name_the_variable(
+    tmp_path: Path, env: dict[str, str], message: str
+) -> None:
+    done = cli(tmp_path, "search", "суд", env=env)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert "s3cret-not-printed" not in done.stderr + done.stdout
