@@ -158,7 +158,7 @@ def run(config_path: Path | None, source_ids: tuple[str, ...]) -> None:
 
 
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo.yaml"
-DEMO_QUERIES = ("задержание", "Минск", "trial")
+DEMO_QUERIES = ("задержание", "Минск", "trial", "избили")  # the last is only spoken
 
 
 @main.command("demo")
@@ -209,7 +209,9 @@ def demo(port: int) -> None:
         index.close()
     console.rule("Next")
     console.print(
-        '  .venv/bin/osint-archive search "задержали" --json\n'
+        '  .venv/bin/osint-archive search "задержание" --json\n'
+        '  .venv/bin/osint-archive search "Минск" --lang be\n'
+        '  .venv/bin/osint-archive search "избили" --kind transcript --json\n'
         "  .venv/bin/osint-archive audit\n"
         "  .venv/bin/osint-archive export --source demo-news --out demo.wacz",
         highlight=False,

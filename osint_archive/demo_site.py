@@ -2,7 +2,8 @@
 
 Static files under ``demo/site/`` are served by a stdlib threaded HTTP server in a background
 thread. ``news/live.html`` is a template: ``{edition}`` is replaced at request time with
-``DemoSite.edition``, so a demo can change the page between two runs.
+``DemoSite.edition``, so a demo can change the page between two runs. ``media/court-hearing.mp4``
+(made by ``demo/make_video.sh``) is served as ``video/mp4`` for the demo's transcription.
 """
 
 from __future__ import annotations
@@ -22,6 +23,13 @@ DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "demo" / "site"
 # Pages whose "{edition}" placeholder is filled in per request (paths relative to the root).
 TEMPLATE_PAGES = frozenset({"news/live.html"})
 TEXT_TYPES = ("text/", "application/javascript", "application/json", "application/xml")
+# Types the demo's media need, fixed here rather than left to the host's mime.types.
+MEDIA_TYPES = {
+    ".mp4": "video/mp4",
+    ".m4a": "audio/mp4",
+    ".mp3": "audio/mpeg",
+    ".webm": "video/webm",
+}
 
 
 class _DemoServer(ThreadingHTTPServer):
@@ -66,7 +74,7 @@ class _DemoHandler(BaseHTTPRequestHandler):
 
 def content_type(path: Path) -> str:
     """The Content-Type for a served file; text types carry ``charset=utf-8``."""
-    guessed, _ = mimetypes.guess_type(path.name)
+    guessed = MEDIA_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0]
     ctype = guessed or "application/octet-stream"
     if ctype.startswith(TEXT_TYPES):
         ctype += "; charset=utf-8"

@@ -30,7 +30,7 @@ def test_intact_archive_exits_0_and_records_an_audited_event(home: Path) -> None
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads(done.stdout)
     assert report["intact"] is True
-    assert report["totals"]["manifests"] == 9
+    assert report["totals"]["manifests"] == 10
     events = list(CustodyLog(LocalStore(home / "archive"), "_audit").events())
     assert [e["type"] for e in events] == ["audited"]
     assert events[0]["details"]["intact"] is True

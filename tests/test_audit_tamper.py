@@ -95,7 +95,8 @@ def test_an_intact_archive_audits_clean(store: LocalStore) -> None:
     assert totals.revisits > 0
     assert totals.revisits_verified == totals.revisits
     assert totals.digests_verified + totals.digests_unchecked == totals.warc_records
-    assert totals.chains == 1 and totals.events == 4
+    # stored + captured per run, and the demo video transcribed once (first run)
+    assert totals.chains == 1 and totals.events == 5
 
 
 def test_a_flipped_byte_in_a_text_object_is_named(store: LocalStore) -> None:

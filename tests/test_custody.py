@@ -27,8 +27,9 @@ SOURCE = "demo-news"
 
 @pytest.fixture(scope="module")
 def run_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The archive after three runs over the demo site (six events), left untouched."""
-    # Each run commits one segment: a `stored` and a `captured` event.
+    """The archive after three runs over the demo site (seven events), left untouched."""
+    # Each run commits one segment: a `stored` and a `captured` event; the first run also
+    # transcribes the demo video (a `transcribed` event).
     return archive_of_demo_runs(tmp_path_factory.mktemp("custody-run"), 3, SOURCE)
 
 
@@ -56,8 +57,9 @@ def test_the_chain_of_a_run_verifies_intact(store: LocalStore) -> None:
     check = CustodyLog(store, SOURCE).verify()
     assert check.intact, check.reason
     assert check.broken_at is None
-    assert len(iter_manifest_keys(store)) == 27
-    assert check.events == 6  # per run: the WARC stored, then one event listing its captures
+    assert len(iter_manifest_keys(store)) == 30
+    # Per run: the WARC stored, then one event listing its captures; once, the transcript.
+    assert check.events == 7
     events = list(CustodyLog(store, SOURCE).events())
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     assert events[0]["type"] == "stored"
@@ -75,7 +77,7 @@ def test_every_manifest_has_a_captured_event_binding_its_bytes(store: LocalStore
     }
     stored_warcs = {e["subject"] for e in events if e["type"] == "stored"}
     keys = iter_manifest_keys(store)
-    assert len(listed) == len(keys) == 27
+    assert len(listed) == len(keys) == 30
     for key in keys:
         manifest = read_manifest(store, key)
         warc_key, manifest_sha256 = listed[manifest.capture_id]

@@ -1,4 +1,5 @@
-"""The bundled demo site: content types, the live page's editions, 404s, path traversal."""
+"""The bundled demo site: content types, the live page's editions, 404s, path traversal, and
+the video whose speech the demo transcribes."""
 
 from __future__ import annotations
 
@@ -61,6 +62,32 @@ def test_every_article_is_linked_from_the_front_page(site: DemoSite) -> None:
     assert len(articles) >= 6
     for article in articles:
         assert f'href="/news/{article.name}"' in body
+
+
+# Spoken in demo/site/media/court-hearing.mp4 (demo/make_video.sh) and written on no page, so a
+# demo search for it can only be answered by the transcript.
+SPOKEN_ONLY_WORD = "избили"
+
+
+def test_demo_video_is_served_as_mp4(site: DemoSite) -> None:
+    video = DEFAULT_ROOT / "media" / "court-hearing.mp4"
+    with urllib.request.urlopen(site.base_url + "media/court-hearing.mp4", timeout=5) as response:
+        body = response.read()
+        assert response.status == 200
+        assert response.headers["Content-Type"] == "video/mp4"
+        assert response.headers["Content-Length"] == str(video.stat().st_size)
+    assert body == video.read_bytes()
+    assert body[4:8] == b"ftyp"
+    assert len(body) < 250_000  # the demo stays small
+
+
+def test_demo_video_page_embeds_the_video_and_not_its_words(site: DemoSite) -> None:
+    _, _, page = fetch(site.base_url + "news/ru-video-hearing.html")
+    assert '<video controls preload="metadata" width="480" src="/media/court-hearing.mp4">' in page
+    script = (DEFAULT_ROOT.parent / "make_video.sh").read_text(encoding="utf-8")
+    assert SPOKEN_ONLY_WORD in script
+    for html in DEFAULT_ROOT.rglob("*.html"):
+        assert SPOKEN_ONLY_WORD not in html.read_text(encoding="utf-8").lower(), html
 
 
 def test_robots_txt_disallows_private_area(site: DemoSite) -> None:

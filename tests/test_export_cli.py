@@ -45,7 +45,7 @@ def test_export_of_a_source_lists_every_capture(home: Path, tmp_path: Path) -> N
     out = tmp_path / "all.wacz"
     done = cli(home, "export", "--source", "demo-news", "--out", str(out))
     assert done.returncode == 0, done.stderr
-    assert "9 captures" in done.stdout
+    assert "10 captures" in done.stdout
     assert wacz_validate(out).returncode == 0
 
 

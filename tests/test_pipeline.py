@@ -35,6 +35,7 @@ BIN = Path(sys.executable).parent
 DEMO_NEWS = [
     "news/ru-minsk-arrests.html",
     "news/ru-trial-brest.html",
+    "news/ru-video-hearing.html",
     "news/be-minsk-detentions.html",
     "news/be-hrodna-court.html",
     "news/en-gomel-searches.html",
@@ -42,7 +43,9 @@ DEMO_NEWS = [
     "news/live.html",
 ]
 REVISIT_PROFILE = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
+# The contract's fields, plus the title and publication date added with the search issue.
 SEARCH_FIELDS = {"id", "kind", "source", "url", "capture_id", "lang", "captured_at", "snippet"}
+SEARCH_FIELDS_ADDED = {"title", "published_at"}
 
 
 def web_source(source_id: str, url: str, **options: Any) -> dict[str, Any]:
@@ -152,15 +155,15 @@ def test_first_run_captures_the_demo_site(tmp_path: Path, demo_site: DemoSite) -
     row = summary_row(done.stderr, "demo-news")
     assert (row["status"], row["pages"], row["revisits"], row["failures"]) == (
         "ok",
-        "9",
+        "10",
         "0",
         "0",
-    )  # 8 pages + robots.txt
+    )  # 9 pages + robots.txt
 
     manifests = load_manifests(tmp_path)
     urls = {m.requested_url for m in manifests}
     assert urls == {base, base + "robots.txt", *(base + page for page in DEMO_NEWS)}
-    assert len(manifests) == 9
+    assert len(manifests) == 10
     # The off-host partner link is out of scope; /private/ is refused by robots.txt.
     assert not any("example.org" in url for url in urls)
     assert base + "private/secret.html" not in urls
@@ -210,7 +213,7 @@ def test_second_run_on_an_unchanged_site_writes_revisits(
     after_second = evidence_files(tmp_path)
 
     run1, run2 = by_run(load_manifests(tmp_path))
-    assert len(run1) == len(run2) == 9
+    assert len(run1) == len(run2) == 10
     firsts = {m.requested_url: m for m in run1}
     for manifest in run2:
         original = firsts[manifest.requested_url]
@@ -271,7 +274,7 @@ def test_second_run_on_an_unchanged_site_writes_revisits(
     second_bytes = sum(new_files.values())
     assert second_bytes < first_bytes * 0.2, (first_bytes, second_bytes)
     row = summary_row(second.stderr, "demo-news")
-    assert (row["status"], row["revisits"], row["changed"]) == ("ok", "9", "0")
+    assert (row["status"], row["revisits"], row["changed"]) == ("ok", "10", "0")
 
 
 def test_changed_page_is_flagged_against_the_previous_capture(
@@ -294,7 +297,7 @@ def test_changed_page_is_flagged_against_the_previous_capture(
     assert live2.previous_capture.capture_id == live1.capture_id
     assert live2.previous_capture.manifest_key == live1.key
     others = [m for m in run2 if m.requested_url != live_url]
-    assert len(others) == 8
+    assert len(others) == 9
     assert not any(m.changed for m in others)
     assert {m.warc.record_type for m in others} == {"revisit"}
     # The new edition is searchable, and so is the first one: evidence is kept, not replaced.
@@ -310,7 +313,7 @@ def test_manifests_are_immutable_and_filed_by_source_and_day(
     assert run_cli(tmp_path, "run", "--config", str(config)).returncode == 0
     store = LocalStore(tmp_path / "archive")
     keys = iter_manifest_keys(store)
-    assert len(keys) == 9
+    assert len(keys) == 10
     for key in keys:
         manifest = read_manifest(store, key)
         day = f"{manifest.run_id[0:4]}/{manifest.run_id[4:6]}/{manifest.run_id[6:8]}"
@@ -340,13 +343,17 @@ def test_search_finds_pages_and_reindex_rebuilds_the_same_index(
     config = write_config(tmp_path / "s.yaml", source)
     assert run_cli(tmp_path, "run", "--config", str(config)).returncode == 0
     indexed = index_rows(tmp_path)
-    assert len(indexed) == 8
+    # Nine pages, and the segments of the demo video's transcript (as many as Whisper made).
+    kinds = [row[1] for row in indexed]
+    assert kinds.count("page") == 9
+    assert kinds.count("transcript") >= 1
+    assert len(kinds) == kinds.count("page") + kinds.count("transcript")
     assert {row[8] for row in indexed} == {"demo news"}
 
     hits = search_json(tmp_path, "задержали")
     assert hits
     for hit in hits:
-        assert set(hit) == SEARCH_FIELDS
+        assert set(hit) == SEARCH_FIELDS | SEARCH_FIELDS_ADDED
         assert hit["kind"] == "page"
         assert hit["source"] == "demo-news"
         assert hit["id"] == f"page:{hit['capture_id']}"
@@ -360,7 +367,7 @@ def test_search_finds_pages_and_reindex_rebuilds_the_same_index(
     assert search_json(tmp_path, "задержали") == []
     done = run_cli(tmp_path, "reindex")
     assert done.returncode == 0, done.stderr
-    assert "indexed 8 documents" in done.stdout
+    assert f"indexed {len(indexed)} documents" in done.stdout
     rebuilt = search_json(tmp_path, "задержали")
     assert sorted(rebuilt, key=lambda h: h["id"]) == sorted(hits, key=lambda h: h["id"])
     assert index_rows(tmp_path) == indexed
@@ -396,7 +403,7 @@ def test_a_failing_source_does_not_stop_the_others(
     assert summary_row(done.stderr, "demo-news")["status"] == "ok"
     assert "broken: the source URL was not captured" in done.stderr
     assert "Traceback" not in done.stderr
-    assert len(load_manifests(tmp_path, "demo-news")) == 9
+    assert len(load_manifests(tmp_path, "demo-news")) == 10
     assert load_manifests(tmp_path, "broken") == []
 
 
@@ -415,5 +422,5 @@ def test_an_unreachable_telegram_source_fails_clearly_while_web_sources_run(
     assert "some-channel: the source URL was not captured" in done.stderr
     assert "cannot connect" in done.stderr
     assert "Traceback" not in done.stderr
-    assert len(load_manifests(tmp_path, "demo-news")) == 9
+    assert len(load_manifests(tmp_path, "demo-news")) == 10
     assert load_manifests(tmp_path, "some-channel") == []

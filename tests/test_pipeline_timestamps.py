@@ -33,13 +33,13 @@ def test_every_manifest_is_timestamped_and_verifies(
     assert done.returncode == 0, done.stderr
     store = LocalStore(tmp_path / "archive")
     keys = iter_manifest_keys(store)
-    assert len(keys) == 9
+    assert len(keys) == 10
     for key in keys:
         checks = verify_record_timestamps(store, key, tsa_pki.root_pem)
         assert [c.ok for c in checks] == [True], (key, checks)
     audited = run_cli(tmp_path, "audit", "--json", env=tsa_env)
     assert audited.returncode == 0, audited.stdout + audited.stderr
-    assert '"timestamps_verified": 9' in audited.stdout
+    assert '"timestamps_verified": 10' in audited.stdout
 
 
 def test_a_failing_tsa_is_reported_and_the_capture_kept(tmp_path: Path, tsa: LocalTsa) -> None:
@@ -55,7 +55,7 @@ def test_a_failing_tsa_is_reported_and_the_capture_kept(tmp_path: Path, tsa: Loc
         )
     assert done.returncode == 0, done.stderr
     assert "not timestamped" in done.stderr
-    assert len(iter_manifest_keys(LocalStore(tmp_path / "archive"))) == 9
+    assert len(iter_manifest_keys(LocalStore(tmp_path / "archive"))) == 10
 
 
 def test_an_edited_manifest_fails_its_timestamp_in_the_audit(
@@ -146,9 +146,9 @@ def test_timestamp_command_fills_the_gaps_an_outage_left(tmp_path: Path, tsa: Lo
     tsa.mode = "grant"
     done = run_cli(tmp_path, "timestamp", env=tsa_env)
     assert done.returncode == 0, done.stderr
-    assert "9 of 9" in done.stdout
+    assert "10 of 10" in done.stdout
     tokens = [k for k in store.list_keys("captures/") if k.endswith(".tsr")]
-    assert len(tokens) == 9
+    assert len(tokens) == 10
     again = run_cli(tmp_path, "timestamp", env=tsa_env)
     assert "0 of 0" in again.stdout  # idempotent: nothing left to stamp
     (store.root / tokens[0]).unlink()

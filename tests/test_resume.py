@@ -279,4 +279,4 @@ def test_a_completed_run_is_not_resumed(tmp_path: Path) -> None:
     assert second_run["run_id"] != first_run["run_id"]
     assert "resumed" not in second.stderr
     runs = Counter(m.run_id for m in manifests(store))
-    assert runs == {first_run["run_id"]: 9, second_run["run_id"]: 9}
+    assert runs == {first_run["run_id"]: 10, second_run["run_id"]: 10}

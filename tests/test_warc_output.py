@@ -111,7 +111,7 @@ sources:
     assert done.returncode == 0, done.stderr
     store = LocalStore(home / "archive")
     manifests = [read_manifest(store, key) for key in iter_manifest_keys(store)]
-    assert len(manifests) == 9  # eight pages and robots.txt
+    assert len(manifests) == 10  # nine pages (one with a video) and robots.txt
     return Archive(store, manifests)
 
 
@@ -149,7 +149,7 @@ def test_warcinfo_comes_first_and_names_software_operator_and_source(archive: Ar
 
 def test_responses_carry_sha256_digests(archive: Archive) -> None:
     responses = [r for _, records in each_warc(archive) for r in records if r.type == "response"]
-    assert len(responses) == 9
+    assert len(responses) == 10
     for record in responses:
         assert record.headers["WARC-Block-Digest"].startswith("sha256:")
         assert record.headers["WARC-Payload-Digest"].startswith("sha256:")
@@ -159,7 +159,7 @@ def test_responses_carry_sha256_digests(archive: Archive) -> None:
 
 def test_responses_record_the_server_address(archive: Archive) -> None:
     responses = [r for _, records in each_warc(archive) for r in records if r.type == "response"]
-    assert [r.headers.get("WARC-IP-Address") for r in responses] == ["127.0.0.1"] * 9
+    assert [r.headers.get("WARC-IP-Address") for r in responses] == ["127.0.0.1"] * 10
     assert {m.ip_address for m in archive.manifests} == {"127.0.0.1"}
 
 
