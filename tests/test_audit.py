@@ -258,7 +258,8 @@ def test_since_rehashes_only_newer_payloads_but_all_records(demo: LocalStore) ->
     assert report.mode == "since"
     assert report.totals.objects_hashed == 1  # only the fresh object
     assert report.totals.manifests == len(iter_manifest_keys(demo))
-    assert report.totals.chains == 1 and report.totals.events == 4
+    # captured and stored for each of the two passes, transcribed for the demo video
+    assert report.totals.chains == 1 and report.totals.events == 5
     assert [f.key for f in report.findings] == [fresh.key]  # unreferenced, not failing
     older = audit_archive(demo, since=(last_week - timedelta(days=1)).replace(tzinfo=None))
     assert [(f.kind, f.key) for f in older.failures] == [("corrupt", text.key)]
@@ -293,7 +294,7 @@ def copy_to_s3(source: LocalStore, target: S3Store) -> None:
     for key in source.list_keys("objects/"):
         with source.open(key) as stream:
             assert put_payload(target, stream).key == key
-    for prefix in ("captures/", "custody/"):
+    for prefix in ("captures/", "custody/", "transcripts/"):
         for key in source.list_keys(prefix):
             target.put_record(key, source.read_bytes(key))
 
