@@ -18,6 +18,7 @@ from osint_archive.cli_common import (
     err_console,
     human_bytes,
     load_settings,
+    open_index,
     parse_date,
 )
 
@@ -213,7 +214,7 @@ def export(
 
     settings = load_settings()
     store = settings.open_store()
-    index = settings.open_index() if query else None
+    index = open_index(settings) if query else None
     try:
         manifests = select_captures(
             store,

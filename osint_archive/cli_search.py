@@ -175,12 +175,13 @@ def reindex() -> None:
         with progress:
             kinds = rebuild_index(store, rebuild.index, show)
         rebuild.activate()
-    except BaseException as err:
+    except Exception as err:
         rebuild.discard()
-        if isinstance(err, KeyboardInterrupt | SystemExit):
-            raise
         err_console.print(f"[red]error:[/] reindex failed, the live index is unchanged: {err}")
         sys.exit(EXIT_FAILED)
+    except BaseException:  # Ctrl-C: drop the half-built index, then stop
+        rebuild.discard()
+        raise
     parts = ", ".join(f"{kinds[k]:,} {k}s" for k in KINDS if kinds[k])
     elapsed = time.monotonic() - started
     click.echo(

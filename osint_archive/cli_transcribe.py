@@ -22,6 +22,7 @@ from osint_archive.cli_common import (
     err_console,
     load_config,
     load_settings,
+    open_index,
 )
 from osint_archive.settings import Settings
 
@@ -230,7 +231,7 @@ def transcribe(
         jobs = [j for j in jobs if j.source_id not in opted_out]
     console = Console(stderr=True)
     progress = AudioProgress(console)
-    index = settings.open_index()
+    index = open_index(settings)
     try:
         outcomes = transcribe_jobs(Transcriber(store, options), jobs, index, progress=progress)
     except ModelError as err:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -99,3 +101,17 @@ def custody_events(archive: Path, chain: str) -> list[dict[str, object]]:
 
     paths = sorted((archive / "custody" / chain).glob("*.json"))
     return [json.loads(path.read_bytes()) for path in paths]
+
+
+def search_json(home: Path, *args: str) -> list[dict[str, object]]:
+    """``osint-archive search ARGS --json``, which must succeed, as a list of hits."""
+    done = run_cli(home, "search", *args, "--json")
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+
+
+def unused_port() -> int:
+    """A loopback port nothing listens on (free at the time of asking)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
 import sqlite3
 import sys
 from importlib.metadata import version
@@ -15,6 +14,7 @@ import pytest
 
 from osint_archive.demo_site import DemoSite
 from tests.cli_runs import run_cli as cli
+from tests.cli_runs import search_json, unused_port
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parent.parent
@@ -200,12 +200,6 @@ def test_until_a_date_includes_that_whole_day() -> None:
     assert start is not None and start.hour == 0
 
 
-def _search_json(home: Path, *args: str) -> list[dict[str, object]]:
-    done = cli(home, "search", *args, "--json")
-    assert done.returncode == 0, done.stderr
-    return [json.loads(line) for line in done.stdout.splitlines()]
-
-
 def test_reindex_from_the_archive_gives_the_same_results(
     indexed_home: Path, tmp_path: Path
 ) -> None:
@@ -217,13 +211,13 @@ def test_reindex_from_the_archive_gives_the_same_results(
         ("activist*",),
         ("суд", "--sort", "newest"),
     ]
-    before = [_search_json(home, *q) for q in queries]
+    before = [search_json(home, *q) for q in queries]
     done = cli(home, "reindex")
     assert done.returncode == 0, done.stderr
     assert re.search(
         r"indexed \d+ documents \(\d+ pages.*\) in [\d.]+ s; the new index is live", done.stdout
     )
-    assert [_search_json(home, *q) for q in queries] == before
+    assert [search_json(home, *q) for q in queries] == before
     assert all(before), "every query finds something"
     live = (home / "index" / "CURRENT").read_text().strip()
     assert sorted(p.name for p in (home / "index").glob("search*.sqlite")) == [live]
@@ -245,22 +239,16 @@ def test_an_index_from_an_earlier_version_asks_for_reindex(tmp_path: Path) -> No
 
 
 def test_search_pages_do_not_overlap(indexed_home: Path) -> None:
-    first = _search_json(indexed_home, "в OR у OR the", "--limit", "3")
-    second = _search_json(indexed_home, "в OR у OR the", "--limit", "3", "--page", "2")
+    first = search_json(indexed_home, "в OR у OR the", "--limit", "3")
+    second = search_json(indexed_home, "в OR у OR the", "--limit", "3", "--page", "2")
     assert len(first) == 3 and second
     assert not {h["id"] for h in first} & {h["id"] for h in second}
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_an_unreachable_elasticsearch_is_a_clear_error(tmp_path: Path) -> None:
     env = {
         "OSINT_ARCHIVE_INDEX": "elasticsearch",
-        "OSINT_ARCHIVE_ES_URL": f"http://127.0.0.1:{_closed_port()}",
+        "OSINT_ARCHIVE_ES_URL": f"http://127.0.0.1:{unused_port()}",
     }
     done = cli(tmp_path, "search", "суд", env=env)
     assert done.returncode == 2

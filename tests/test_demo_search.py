@@ -4,39 +4,25 @@ and `reindex` from the archive alone gives the same answers."""
 
 from __future__ import annotations
 
-import json
-import socket
 from pathlib import Path
 
 import pytest
 
-from tests.cli_runs import run_cli
+from tests.cli_runs import run_cli, search_json, unused_port
 
 SPOKEN_ONLY_WORD = "избили"  # said in the demo video, written on no page
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def search(home: Path, *args: str) -> list[dict[str, object]]:
-    done = run_cli(home, "search", *args, "--json")
-    assert done.returncode == 0, done.stderr
-    return [json.loads(line) for line in done.stdout.splitlines()]
 
 
 @pytest.fixture(scope="module")
 def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("demo-home")
-    done = run_cli(home, "demo", "--port", str(_free_port()), timeout=600)
+    done = run_cli(home, "demo", "--port", str(unused_port()), timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return home
 
 
 def test_a_russian_noun_finds_the_page_that_says_the_verb(demo_home: Path) -> None:
-    hits = search(demo_home, "задержание")
+    hits = search_json(demo_home, "задержание")
     arrests = [h for h in hits if str(h["url"]).endswith("/news/ru-minsk-arrests.html")]
     assert arrests, hits
     assert arrests[0]["lang"] == "ru"
@@ -44,14 +30,14 @@ def test_a_russian_noun_finds_the_page_that_says_the_verb(demo_home: Path) -> No
 
 
 def test_belarusian_pages_are_found_by_language(demo_home: Path) -> None:
-    hits = search(demo_home, "Минск", "--lang", "be")
+    hits = search_json(demo_home, "Минск", "--lang", "be")
     assert {h["lang"] for h in hits} == {"be"}
     assert any(str(h["url"]).endswith("/news/be-minsk-detentions.html") for h in hits)
     assert "<mark>Мінску</mark>" in str(hits[0]["snippet"])
 
 
 def test_a_spoken_word_is_found_with_its_seconds(demo_home: Path) -> None:
-    hits = search(demo_home, SPOKEN_ONLY_WORD)
+    hits = search_json(demo_home, SPOKEN_ONLY_WORD)
     assert hits and all(h["kind"] == "transcript" for h in hits)
     hit = hits[0]
     assert isinstance(hit["start"], float) and isinstance(hit["end"], float)
@@ -63,8 +49,8 @@ def test_a_spoken_word_is_found_with_its_seconds(demo_home: Path) -> None:
 
 def test_reindex_from_the_archive_gives_the_same_results(demo_home: Path) -> None:
     queries = [("задержание",), ("Минск", "--lang", "be"), (SPOKEN_ONLY_WORD,), ("суд",)]
-    before = [search(demo_home, *q) for q in queries]
+    before = [search_json(demo_home, *q) for q in queries]
     done = run_cli(demo_home, "reindex")
     assert done.returncode == 0, done.stderr
     assert "transcripts" in done.stdout
-    assert [search(demo_home, *q) for q in queries] == before
+    assert [search_json(demo_home, *q) for q in queries] == before

@@ -11,7 +11,6 @@ import json
 import re
 import secrets
 import shutil
-import socket
 import stat
 import subprocess
 import sys
@@ -29,7 +28,7 @@ from archive.store import ObjectExistsError
 from index.sqlite_fts import SqliteFtsBackend
 from index.sqlite_generations import live_index_path
 from osint_archive.demo_site import DEFAULT_ROOT, DemoSite
-from tests.cli_runs import run_cli
+from tests.cli_runs import run_cli, search_json, unused_port
 
 BIN = Path(sys.executable).parent
 DEMO_NEWS = [
@@ -117,12 +116,6 @@ def summary_row(output: str, source_id: str) -> dict[str, str]:
         if cells[0] == source_id and len(cells) == len(columns):
             return dict(zip(columns, cells, strict=True))
     raise AssertionError(f"no summary row for {source_id} in:\n{output}")
-
-
-def search_json(home: Path, query: str) -> list[dict[str, Any]]:
-    done = run_cli(home, "search", query, "--json")
-    assert done.returncode == 0, done.stderr
-    return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
 
 
 @pytest.fixture
@@ -371,12 +364,6 @@ def test_search_finds_pages_and_reindex_rebuilds_the_same_index(
     rebuilt = search_json(tmp_path, "задержали")
     assert sorted(rebuilt, key=lambda h: h["id"]) == sorted(hits, key=lambda h: h["id"])
     assert index_rows(tmp_path) == indexed
-
-
-def unused_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.mark.parametrize("failure", ["connection-refused", "blocked-target"])
