@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from archive.manifest import CaptureManifest, iter_manifest_keys, read_manifest
 from archive.store import ObjectStore
@@ -21,7 +21,7 @@ def is_indexed(manifest: CaptureManifest) -> bool:
     return manifest.text is not None and manifest.text_status in ("new", "changed")
 
 
-class _SourceTags:
+class SourceTags:
     """The tags a source had at capture time, read once per distinct options object."""
 
     def __init__(self, store: ObjectStore) -> None:
@@ -36,20 +36,36 @@ class _SourceTags:
         return self.by_options[key]
 
 
-def archived_documents(store: ObjectStore) -> Iterator[Document]:
-    """Every page, post and transcript-segment document the archive holds."""
-    tags = _SourceTags(store)
-    for key in iter_manifest_keys(store):
-        manifest = read_manifest(store, key)
+def manifest_documents(
+    store: ObjectStore, manifests: Iterable[CaptureManifest], tags: SourceTags | None = None
+) -> Iterator[Document]:
+    """The page and post documents of ``manifests`` (those whose text is new or changed)."""
+    tags = tags or SourceTags(store)
+    for manifest in manifests:
         if not is_indexed(manifest) or manifest.text is None:
             continue
         text = store.read_bytes(manifest.text.key).decode("utf-8")
         yield capture_document(manifest, text, tags.of(manifest))
+
+
+def record_documents(
+    store: ObjectStore, record_key: str, tags: SourceTags | None = None
+) -> list[Document]:
+    """The transcript-segment documents of one transcript record."""
+    tags = tags or SourceTags(store)
+    record = TranscriptRecord.model_validate_json(store.read_bytes(record_key))
+    transcript = Transcript.model_validate_json(store.read_bytes(record.transcript.key))
+    manifest = read_manifest(store, record.manifest_key)
+    return transcript_documents(record, transcript, manifest, tags.of(manifest))
+
+
+def archived_documents(store: ObjectStore) -> Iterator[Document]:
+    """Every page, post and transcript-segment document the archive holds."""
+    tags = SourceTags(store)
+    manifests = (read_manifest(store, key) for key in iter_manifest_keys(store))
+    yield from manifest_documents(store, manifests, tags)
     for key in store.list_keys("transcripts/"):
-        record = TranscriptRecord.model_validate_json(store.read_bytes(key))
-        transcript = Transcript.model_validate_json(store.read_bytes(record.transcript.key))
-        manifest = read_manifest(store, record.manifest_key)
-        yield from transcript_documents(record, transcript, manifest, tags.of(manifest))
+        yield from record_documents(store, key, tags)
 
 
 def rebuild_index(
@@ -59,9 +75,18 @@ def rebuild_index(
 ) -> Counter[str]:
     """Index every archived document (idempotent: ids are deterministic); returns the number
     of documents of each kind. ``on_batch`` sees the running counts after each batch."""
+    return index_in_batches(index, archived_documents(store), on_batch)
+
+
+def index_in_batches(
+    index: SearchBackend,
+    documents: Iterable[Document],
+    on_batch: Callable[[Counter[str]], None] | None = None,
+) -> Counter[str]:
+    """Index ``documents`` in batches of ``BATCH``; returns the number of each kind."""
     kinds: Counter[str] = Counter()
     batch: list[Document] = []
-    for document in archived_documents(store):
+    for document in documents:
         batch.append(document)
         if len(batch) >= BATCH:
             index.index_documents(batch)

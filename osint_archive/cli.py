@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -59,6 +60,17 @@ def sources_validate(config_path: Path | None) -> None:
     path = config_path or load_settings().config_path
     config = load_config(path)
     click.echo(f"{path}: {len(config.sources)} sources OK")
+
+
+@sources.command("pools")
+@config_option
+def sources_pools(config_path: Path | None) -> None:
+    """Print the Airflow pools the sources' DAGs use, as JSON for `airflow pools import`:
+    one per host (one crawl of a host at a time), `browser` and `speech`."""
+    from osint_archive.scheduling.pools import pool_specs
+
+    config = load_config(config_path or load_settings().config_path)
+    click.echo(json.dumps(pool_specs(config), indent=2))
 
 
 def summary_table(outcomes: Sequence[SourceOutcome]) -> Table:

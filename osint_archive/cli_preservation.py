@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import sys
-from datetime import datetime
 from pathlib import Path
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from archive.store import ObjectNotFoundError
 from osint_archive.cli_common import (
     EXIT_FAILED,
     EXIT_USAGE,
@@ -21,9 +18,6 @@ from osint_archive.cli_common import (
     open_index,
     parse_date,
 )
-
-AUDIT_CHAIN = "_audit"  # "_" cannot start a source id, so no source chain is ever named so
-LAST_AUDIT_STATE = "state/audit/last.json"
 
 
 @click.command("audit")
@@ -46,8 +40,8 @@ def audit(as_json: bool, since_last: bool, sample: float | None, workers: int) -
     Exit 0 when everything is intact, 1 listing each missing, corrupt or invalid item.
     Manifests, custody chains and tokens are always checked in full.
     """
-    from archive.audit import audit_archive, audit_custody_event
-    from archive.custody import CustodyLog
+    from archive.audit import audit_archive
+    from archive.audit_record import last_audit_start, record_audit
 
     settings = load_settings()
     archive_root = settings.home / "archive"
@@ -56,12 +50,9 @@ def audit(as_json: bool, since_last: bool, sample: float | None, workers: int) -
         err_console.print(f"[red]error:[/] no archive at {archive_root} (OSINT_ARCHIVE_HOME)")
         sys.exit(EXIT_USAGE)
     store = settings.open_store()
-    since = None
-    if since_last:
-        try:
-            since = datetime.fromisoformat(json.loads(store.read_bytes(LAST_AUDIT_STATE))["at"])
-        except (KeyError, TypeError, ValueError, ObjectNotFoundError):
-            err_console.print("no earlier audit recorded: auditing everything")
+    since = last_audit_start(store) if since_last else None
+    if since_last and since is None:
+        err_console.print("no earlier audit recorded: auditing everything")
     with Progress(
         TextColumn("audit"),
         BarColumn(),
@@ -105,13 +96,7 @@ def audit(as_json: bool, since_last: bool, sample: float | None, workers: int) -
         )
     # Recorded after the report is out, so a read-only store cannot swallow the verdict.
     try:
-        CustodyLog(store, AUDIT_CHAIN).append([audit_custody_event(report)])
-        # Only an audit that re-hashed everything it could marks the point --since-last
-        # starts from; a sample leaves objects unread.
-        if report.intact and report.mode in ("full", "since"):
-            store.put_state(
-                LAST_AUDIT_STATE, json.dumps({"at": report.started_at.isoformat()}).encode()
-            )
+        record_audit(store, report)
     except (OSError, ValueError) as err:
         err_console.print(f"[yellow]warning:[/] the audit could not be recorded: {err}")
     sys.exit(0 if report.intact else EXIT_FAILED)

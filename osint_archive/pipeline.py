@@ -14,7 +14,7 @@ import hashlib
 import json
 import multiprocessing
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -66,6 +66,9 @@ class SourceOutcome:
     notes: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)  # posts, media, transcripts
     error: str = ""
+    # With an error: whether trying again later may succeed (network, 429/5xx, storage, a
+    # busy source) or not (blocked target, robots.txt, 4xx, no collector).
+    retryable: bool = False
     # Committed captures of this pass that hold media: the transcription stage's input.
     media_captures: list[CaptureManifest] = field(default_factory=list, repr=False)
 
@@ -98,7 +101,8 @@ def _save_journal(store: ObjectStore, source_id: str, journal: RunJournal) -> No
     store.put_state(RunJournal.key(source_id), json.dumps(vars(journal)).encode())
 
 
-def _run_manifests(store: ObjectStore, source_id: str, run_id: str) -> list[CaptureManifest]:
+def run_manifests(store: ObjectStore, source_id: str, run_id: str) -> list[CaptureManifest]:
+    """The capture manifests one run of a source committed."""
     day = f"{run_id[0:4]}/{run_id[4:6]}/{run_id[6:8]}"
     keys = iter_manifest_keys(store, f"{source_id}/{day}")
     return [m for m in (read_manifest(store, key) for key in keys) if m.run_id == run_id]
@@ -132,6 +136,11 @@ def _read_text(store: ObjectStore, manifest: CaptureManifest) -> str:
     return store.read_bytes(manifest.text.key).decode("utf-8") if manifest.text else ""
 
 
+def is_transient_status(status: int) -> bool:
+    """HTTP answers worth asking again later: timeouts, rate limits and server errors."""
+    return status in (408, 425, 429) or status >= 500
+
+
 # A media file may take far longer than a page; the size cap still bounds it.
 MEDIA_FETCH_SECONDS = 3600.0
 
@@ -143,7 +152,7 @@ class SourceRunner:
         self,
         settings: Settings,
         store: ObjectStore,
-        index: SearchBackend,
+        index: SearchBackend | None,
         operator: str,
         extract_executor: ProcessPoolExecutor | None = None,
         segment_pages: int = 100,
@@ -206,7 +215,7 @@ class SourceRunner:
             for m in manifests
             if m.capture_id in texts and is_indexed(m)
         ]
-        if documents:
+        if documents and self.index is not None:
             self.index.index_documents(documents)
 
     def _recover(
@@ -216,7 +225,7 @@ class SourceRunner:
 
         Returns the pages already captured, with their depth and links, for the crawler.
         """
-        manifests = _run_manifests(self.store, source.id, journal.run_id)
+        manifests = run_manifests(self.store, source.id, journal.run_id)
         outcome.media_captures += [m for m in manifests if m.media]
         logged = {e["event_id"] for e in custody.events(after_seq=journal.custody_seq_at_start)}
         by_segment: dict[str, list[CaptureManifest]] = {}
@@ -253,8 +262,13 @@ class SourceRunner:
         }
 
     async def run(
-        self, source: Source, on_progress: Callable[[int], None] | None = None
+        self,
+        source: Source,
+        on_progress: Callable[[int], None] | None = None,
+        run_id: str | None = None,
     ) -> SourceOutcome:
+        """Run ``source`` once. With ``run_id`` (a scheduler's retry of one of its runs), that
+        run is resumed or started under exactly that id, so a retry never opens another."""
         kind = "browser" if source.browser else source.kind
         outcome = SourceOutcome(source_id=source.id, kind=kind)
         if source.kind not in COLLECTORS or (source.browser and self.browser is None):
@@ -263,30 +277,34 @@ class SourceRunner:
             return outcome
         try:
             with source_lock(self.settings.home, source.id):
-                return await self._run_locked(source, outcome, on_progress)
+                return await self._run_locked(source, outcome, on_progress, run_id)
         except SourceBusyError as err:
-            outcome.error = str(err)
+            outcome.error, outcome.retryable = str(err), True
             return outcome
 
     def _open_run(
-        self, source: Source, custody: CustodyLog, outcome: SourceOutcome
+        self, source: Source, custody: CustodyLog, outcome: SourceOutcome, run_id: str | None
     ) -> tuple[RunJournal, dict[str, tuple[int, list[str]]]]:
         """Resume an interrupted run that is still fresh; otherwise start a new one.
 
         A run older than ``max_run_seconds`` is not resumed, or the next scheduled pass would
         skip every page the old run held: its loose ends are tied up and it is closed as
-        ``interrupted``.
+        ``interrupted``. A requested ``run_id`` is resumed whatever its age, and any other
+        open run is closed first.
         """
         now = datetime.now(UTC)
         journal = _load_journal(self.store, source.id)
         if journal is not None and journal.status == "running":
             already = self._recover(source, journal, custody, outcome)
             age = (now - datetime.fromisoformat(journal.started_at)).total_seconds()
-            if age <= source.max_run_seconds:
+            fresh = age <= source.max_run_seconds if run_id is None else journal.run_id == run_id
+            if fresh:
                 outcome.resumed = True
                 return journal, already
             _save_journal(self.store, source.id, replace(journal, status="interrupted"))
-        journal = RunJournal(new_run_id(now), now.isoformat(), "running", custody.head()[0])
+        journal = RunJournal(
+            run_id or new_run_id(now), now.isoformat(), "running", custody.head()[0]
+        )
         _save_journal(self.store, source.id, journal)
         return journal, {}
 
@@ -333,9 +351,10 @@ class SourceRunner:
         source: Source,
         outcome: SourceOutcome,
         on_progress: Callable[[int], None] | None,
+        run_id: str | None,
     ) -> SourceOutcome:
         custody = CustodyLog(self.store, source.id)
-        journal, already = self._open_run(source, custody, outcome)
+        journal, already = self._open_run(source, custody, outcome, run_id)
         outcome.run_id = journal.run_id
         writer = CaptureWriter(
             self.store,
@@ -375,6 +394,7 @@ class SourceRunner:
         except CommitError as err:
             writer.abort()
             outcome.error = f"{err}; the run stays open and the next pass resumes it"
+            outcome.retryable = True
             return outcome
         except BaseException:
             writer.abort()
@@ -395,13 +415,16 @@ class SourceRunner:
         outcome.notes += crawl_notes(source, report) + report.notes
         outcome.ok = report.seed_captured and (report.seed_status or 200) < 400
         if not report.seed_captured:
-            reasons = [f.reason for f in report.failures if f.stage != "robots"]
+            seed_failures = [f for f in report.failures if f.stage != "robots"]
             outcome.error = "the source URL was not captured" + (
-                f": {reasons[0]}" if reasons else " (disallowed by robots.txt?)"
+                f": {seed_failures[0].reason}" if seed_failures else " (disallowed by robots.txt?)"
             )
+            # A network failure may pass; a refused target or robots.txt will not.
+            outcome.retryable = bool(seed_failures) and seed_failures[0].stage == "fetch"
         elif not outcome.ok:
             # The answer is archived (it is evidence too), but the source is not working.
             outcome.error = f"the source URL answered HTTP {report.seed_status}"
+            outcome.retryable = is_transient_status(report.seed_status or 0)
         return outcome
 
 
@@ -439,10 +462,15 @@ async def run_sources(
     on_progress: Callable[[str, int], None] | None = None,
     on_done: Callable[[SourceOutcome], None] | None = None,
     parallel_sources: int = 4,
+    run_ids: Mapping[str, str] | None = None,
+    index_in_run: bool = True,
 ) -> list[SourceOutcome]:
-    """Run every chosen source once; a failing source is reported and never stops the others."""
+    """Run every chosen source once; a failing source is reported and never stops the others.
+
+    ``run_ids`` fixes a source's run id (a scheduler's retry resumes its own run);
+    ``index_in_run=False`` leaves indexing to a later stage (Airflow's ``index`` DAG)."""
     store = settings.open_store()
-    index = settings.open_index()
+    index = settings.open_index() if index_in_run else None
     slots = asyncio.Semaphore(parallel_sources)
     # Sources on one host share its politeness limits (the strictest of theirs).
     gates = HostGates((s.host, s.concurrency, s.delay_seconds) for s in sources)
@@ -468,17 +496,18 @@ async def run_sources(
                         on_done(outcome)
                     return outcome
                 try:
-                    outcome = await runner.run(source, progress)
+                    outcome = await runner.run(source, progress, (run_ids or {}).get(source.id))
                 except Exception as err:
                     outcome = SourceOutcome(
-                        source.id, source.kind, error=f"{type(err).__name__}: {err}"
+                        source.id, source.kind, error=f"{type(err).__name__}: {err}", retryable=True
                     )
                 if on_done:
                     on_done(outcome)
                 return outcome
 
         outcomes = await asyncio.gather(*(one(source) for source in sources))
-    index.close()
+    if index is not None:
+        index.close()
     return list(outcomes)
 
 

@@ -125,6 +125,8 @@ class Source(BaseModel):
     transcribe: bool = True  # run speech recognition on the media this source captures
     tags: list[str] = []
     description: str = ""
+    # Who answers for the source: the owner of its Airflow DAG.
+    owner: str = Field("analysts", min_length=1, max_length=64)
 
     @field_validator("schedule")
     @classmethod

@@ -1,0 +1,323 @@
+"""The project's Airflow DAGs, built from the sources file; ``dags/`` only calls these.
+
+Nothing heavy runs at parse time: reading and validating the sources file is the only work,
+and each task imports the pipeline when it runs.
+
+- ``crawl_<source>``: one per source, on its schedule; publishes ``CAPTURES``.
+- ``transcribe``: on ``CAPTURES``; one task per media file; publishes ``TRANSCRIPTS``.
+- ``index``: on ``CAPTURES`` or ``TRANSCRIPTS``; indexes what those runs stored.
+- ``audit``: weekly fixity audit.
+"""
+
+from __future__ import annotations
+
+import functools
+import multiprocessing.process
+import os
+import sys
+import textwrap
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+from airflow.sdk import DAG, Asset, task
+from airflow.sdk.definitions.callback import AsyncCallback
+from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+from osint_archive.scheduling.failures import PermanentFailure, TransientFailure
+from osint_archive.scheduling.health import schedule_interval
+from osint_archive.scheduling.pools import SPEECH_POOL, crawl_pool
+from osint_archive.scheduling.runs import RunRef
+from osint_archive.settings import Settings
+from osint_archive.sources import Source, SourcesConfig, load_sources
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
+
+CAPTURES = Asset(name="osint_archive_captures", uri="osint-archive://archive/captures")
+TRANSCRIPTS = Asset(name="osint_archive_transcripts", uri="osint-archive://archive/transcripts")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def config_path(environ: Mapping[str, str] = os.environ) -> Path:
+    """The sources file: ``OSINT_ARCHIVE_CONFIG``, relative paths taken from the project root
+    (Airflow's processes do not start in it)."""
+    path = Path(environ.get("OSINT_ARCHIVE_CONFIG", "config/sources.yaml"))
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def task_settings() -> Settings:
+    """Settings for a task: the environment, with the home and sources file anchored at the
+    project root when given as relative paths."""
+    environ = dict(os.environ)
+    environ["OSINT_ARCHIVE_CONFIG"] = str(config_path(environ))
+    home = Path(environ.get("OSINT_ARCHIVE_HOME", "data"))
+    environ["OSINT_ARCHIVE_HOME"] = str(home if home.is_absolute() else PROJECT_ROOT / home)
+    return Settings.from_env(environ)
+
+
+def scheduler_failures(function: Callable[P, R]) -> Callable[P, R]:
+    """Turn the pipeline's failures into Airflow's: a permanent one fails the task at once
+    (no retries), a transient one is retried with backoff."""
+
+    @functools.wraps(function)
+    def translated(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return function(*args, **kwargs)
+        except PermanentFailure as err:
+            raise AirflowFailException(str(err)) from err
+        except TransientFailure as err:
+            raise AirflowException(str(err)) from err
+
+    return translated
+
+
+def default_args(owner: str = "osint-archive") -> dict[str, Any]:
+    """Retries with exponential backoff: 5, 10, 20 min … capped at an hour (the first delay is
+    ``OSINT_ARCHIVE_RETRY_DELAY_SECONDS``)."""
+    return {
+        "owner": owner,
+        "retries": int(os.environ.get("OSINT_ARCHIVE_RETRIES", "3")),
+        "retry_delay": timedelta(
+            seconds=float(os.environ.get("OSINT_ARCHIVE_RETRY_DELAY_SECONDS", "300"))
+        ),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(hours=1),
+    }
+
+
+def runs_named(
+    triggering_asset_events: Mapping[Any, Iterable[Any]] | None, conf: Mapping[str, Any] | None
+) -> tuple[list[RunRef], list[str]]:
+    """The runs and transcript records that triggered a DAG run (from its asset events, or a
+    manual run's conf ``{"runs": [{"source_id", "run_id"}], "record_keys": [...]}``)."""
+    runs: dict[RunRef, None] = {}
+    records: dict[str, None] = {}
+    extras: list[Mapping[str, Any]] = [
+        event.extra or {} for events in (triggering_asset_events or {}).values() for event in events
+    ]
+    extras += list((conf or {}).get("runs", []))
+    for extra in extras:
+        run = RunRef.from_extra(dict(extra))
+        if run is not None:
+            runs[run] = None
+        if isinstance(extra.get("record_key"), str):
+            records[extra["record_key"]] = None
+    records.update(dict.fromkeys(str(k) for k in (conf or {}).get("record_keys", [])))
+    return list(runs), list(records)
+
+
+def _allow_child_processes() -> None:
+    """Let a task on a Celery worker start the pipeline's page-text processes.
+
+    The task runs in a process forked from a Celery prefork worker and inherits three things
+    that make multiprocessing fail there, silently for a crawl (each page's text extraction
+    fails, so its links are never followed): billiard marks the process daemonic ("daemonic
+    processes are not allowed to have children"), with an authkey that forkserver refuses to
+    pickle, and forkserver children re-run ``__main__`` (the ``airflow`` script), which cannot
+    start inside a task. The task process is no pool worker and its children need nothing
+    from ``__main__``."""
+    config = multiprocessing.current_process()._config  # type: ignore[attr-defined]
+    config["daemon"] = False
+    authkey = multiprocessing.process.AuthenticationString  # type: ignore[attr-defined]
+    config["authkey"] = authkey(config["authkey"])
+    main = sys.modules["__main__"]
+    if getattr(main, "__spec__", None) is None and hasattr(main, "__file__"):
+        del main.__file__
+
+
+# --- tasks (run on workers; the pipeline is imported only here) ----------------------------
+
+
+@task(task_id="crawl", outlets=[CAPTURES])
+@scheduler_failures
+def crawl(source_id: str, *, dag_run: Any = None, outlet_events: Any = None) -> dict[str, Any]:
+    """Crawl the source into the archive; the asset event names the run for the next stages."""
+    from osint_archive.scheduling.crawl import crawl_source
+
+    _allow_child_processes()
+    summary = crawl_source(task_settings(), source_id, dag_run.run_id, dag_run.run_after)
+    outlet_events[CAPTURES].extra = summary.event_extra()
+    return summary.event_extra()
+
+
+@task(task_id="list_media")
+@scheduler_failures
+def list_media(*, triggering_asset_events: Any = None, dag_run: Any = None) -> list[dict[str, str]]:
+    """The media files of the runs that triggered this DAG run (all archived media when a run
+    names none)."""
+    from osint_archive.scheduling.media import media_tasks
+
+    runs, _ = runs_named(triggering_asset_events, dag_run.conf if dag_run else None)
+    return [t.as_dict() for t in media_tasks(task_settings(), runs)]
+
+
+@task(
+    task_id="transcribe",
+    pool=SPEECH_POOL,
+    outlets=[TRANSCRIPTS],
+)
+@scheduler_failures
+def transcribe(media: dict[str, str], *, outlet_events: Any = None) -> dict[str, Any]:
+    """Transcribe one media file (kept, not redone, when its transcript exists)."""
+    from osint_archive.scheduling.media import MediaTask, transcribe_media
+
+    result = transcribe_media(task_settings(), MediaTask(**media))
+    outlet_events[TRANSCRIPTS].extra = result.event_extra()
+    return result.event_extra()
+
+
+@task(task_id="index_documents")
+@scheduler_failures
+def index_documents(*, triggering_asset_events: Any = None, dag_run: Any = None) -> dict[str, int]:
+    """Index what the triggering runs captured and transcribed (everything when none named)."""
+    from osint_archive.scheduling.indexing import index_runs
+
+    runs, records = runs_named(triggering_asset_events, dag_run.conf if dag_run else None)
+    return dict(index_runs(task_settings(), runs, records))
+
+
+@task(task_id="audit_fixity", execution_timeout=timedelta(hours=24))
+@scheduler_failures
+def audit_fixity() -> dict[str, object]:
+    """Re-hash every stored object against its manifest; fails listing what is not intact."""
+    from osint_archive.scheduling.audit import audit_fixity as audit
+
+    return audit(task_settings())
+
+
+# --- DAGs ----------------------------------------------------------------------------------
+
+
+def crawl_dag_id(source_id: str) -> str:
+    return "crawl_" + source_id.replace("-", "_")
+
+
+def _source_doc(source: Source, path: Path) -> str:
+    tags = ", ".join(source.tags) or "none"
+    return textwrap.dedent(
+        f"""\
+        ### {source.id}
+
+        {source.description or "(no description in the sources file)"}
+
+        | | |
+        |---|---|
+        | kind | {source.kind}{" (rendered in Chromium)" if source.browser else ""} |
+        | URL | <{source.url}> |
+        | schedule | `{source.schedule}` (UTC) |
+        | politeness | {source.delay_seconds:g} s between requests, {source.concurrency} at once |
+        | limits | {source.max_pages} pages, depth {source.max_depth}, \
+{source.max_run_seconds:g} s a run |
+        | tags | {tags} |
+
+        Defined in `{path}`; check it with `osint-archive sources validate`. A failed run is
+        retried with backoff when the failure may pass (network, HTTP 429/5xx, storage); a
+        blocked URL, robots.txt or an HTTP 4xx fails at once. An alert fires when the source
+        has not succeeded within twice its schedule interval.
+        """
+    )
+
+
+def deadline_alerts_enabled(environ: Mapping[str, str] = os.environ) -> bool:
+    """Deadline alerts are on unless ``OSINT_ARCHIVE_DEADLINE_ALERTS=0``: they are marked
+    experimental in Airflow, and Airflow 3.3.2's ``dag.test()`` fails on a DAG run with
+    one that succeeds (it looks the alert up by its serialised form instead of its id)."""
+    return environ.get("OSINT_ARCHIVE_DEADLINE_ALERTS", "1").strip().lower() not in (
+        "0",
+        "false",
+        "no",
+    )
+
+
+def crawl_dag(source: Source, path: Path) -> DAG:
+    """One source's crawl DAG."""
+    interval = schedule_interval(source.schedule)
+    deadline = None
+    if interval is not None and deadline_alerts_enabled():
+        deadline = DeadlineAlert(
+            reference=DeadlineReference.DAGRUN_QUEUED_AT,
+            interval=2 * interval,
+            callback=AsyncCallback(
+                "osint_archive.scheduling.alerts.source_overdue",
+                kwargs={"source_id": source.id, "interval_seconds": interval.total_seconds()},
+            ),
+        )
+    with DAG(
+        dag_id=crawl_dag_id(source.id),
+        description=f"{source.kind} capture of {source.url}",
+        schedule=source.schedule,
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        tags=list(dict.fromkeys([source.kind, *source.tags])),
+        doc_md=_source_doc(source, path),
+        default_args=default_args(source.owner),
+        deadline=deadline,
+    ) as dag:
+        crawl.override(
+            pool=crawl_pool(source),
+            execution_timeout=timedelta(seconds=source.max_run_seconds) + timedelta(minutes=30),
+        )(source.id)
+    return dag
+
+
+def crawl_dags(path: Path | None = None) -> dict[str, DAG]:
+    """Every source's crawl DAG by dag_id. An invalid sources file raises
+    ``SourcesConfigError`` naming the file, line and field: Airflow shows it as this file's
+    import error while the other DAG files still load."""
+    path = path or config_path()
+    config: SourcesConfig = load_sources(path)
+    return {crawl_dag_id(s.id): crawl_dag(s, path) for s in config.sources}
+
+
+def transcribe_dag() -> DAG:
+    with DAG(
+        dag_id="transcribe",
+        description="speech recognition of the media that crawls captured",
+        schedule=CAPTURES,
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,  # one task per media file, never two runs on one file
+        tags=["transcription"],
+        doc_md=__doc__,
+        default_args=default_args(),
+    ) as dag:
+        transcribe.expand(media=list_media())
+    return dag
+
+
+def index_dag() -> DAG:
+    with DAG(
+        dag_id="index",
+        description="search index of pages, posts and transcripts",
+        schedule=CAPTURES | TRANSCRIPTS,
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        tags=["index"],
+        doc_md=__doc__,
+        default_args=default_args(),
+    ) as dag:
+        index_documents()
+    return dag
+
+
+def audit_dag() -> DAG:
+    with DAG(
+        dag_id="audit",
+        description="weekly fixity audit: every stored object re-hashed",
+        schedule="@weekly",
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        tags=["preservation"],
+        doc_md=__doc__,
+        default_args=default_args("preservation"),
+    ) as dag:
+        audit_fixity()
+    return dag

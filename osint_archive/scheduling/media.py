@@ -1,0 +1,95 @@
+"""Transcription as scheduled tasks: list the media of some runs, then one task per file."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from archive.manifest import read_manifest
+from osint_archive.pipeline import run_manifests
+from osint_archive.scheduling.crawl import load_config
+from osint_archive.scheduling.failures import PermanentFailure
+from osint_archive.scheduling.runs import RunRef
+from osint_archive.settings import Settings
+from osint_archive.transcribe_stage import archived_media_jobs, recognition_options
+from transcription.jobs import MediaJob, Transcriber, media_jobs
+from transcription.model_files import ModelError
+
+
+@dataclass(frozen=True)
+class MediaTask:
+    """One media file to transcribe, small enough to pass between tasks."""
+
+    source_id: str
+    capture_id: str
+    manifest_key: str
+    media_sha256: str
+    run_id: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TranscribeResult:
+    media_sha256: str
+    source_id: str
+    run_id: str
+    status: str  # transcribed | exists | no_audio
+    record_key: str | None
+
+    def event_extra(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def media_tasks(settings: Settings, runs: Sequence[RunRef]) -> list[MediaTask]:
+    """The media files the given runs captured (every archived one when ``runs`` is empty),
+    one task per distinct file, for sources that transcribe."""
+    config = load_config(settings)
+    transcribing = {s.id for s in config.sources if s.transcribe}
+    store = settings.open_store()
+    if runs:
+        by_run: dict[str, str] = {}
+        manifests = []
+        for run in runs:
+            for manifest in run_manifests(store, run.source_id, run.run_id):
+                if manifest.media:
+                    manifests.append(manifest)
+                    by_run[manifest.capture_id] = run.run_id
+        jobs = media_jobs(manifests)
+    else:
+        jobs, by_run = archived_media_jobs(store), {}
+    return [
+        MediaTask(
+            j.source_id, j.capture_id, j.manifest_key, j.media.sha256, by_run.get(j.capture_id, "")
+        )
+        for j in jobs
+        if j.source_id in transcribing
+    ]
+
+
+def transcribe_media(settings: Settings, task: MediaTask) -> TranscribeResult:
+    """Transcribe one media file; a transcript it already has is kept, not made again.
+
+    Raises ``PermanentFailure`` when no model is usable or the file cannot be transcribed
+    (its stored bytes no longer match its hash, its audio cannot be decoded); storage errors
+    propagate, for the scheduler to retry."""
+    store = settings.open_store()
+    manifest = read_manifest(store, task.manifest_key)
+    media = next((m for m in manifest.media if m.sha256 == task.media_sha256), None)
+    if media is None:
+        raise PermanentFailure(f"{task.manifest_key} lists no media {task.media_sha256}")
+    languages = {s.id: s.language for s in load_config(settings).sources}
+    job = MediaJob(
+        task.source_id, task.capture_id, task.manifest_key, media, languages.get(task.source_id)
+    )
+    transcriber = Transcriber(store, recognition_options(settings))
+    try:
+        outcome = transcriber.process(job)
+    except ModelError as err:
+        raise PermanentFailure(f"transcription model: {err}") from err
+    if outcome.status == "failed":
+        raise PermanentFailure(f"{job.label}: {outcome.reason}")
+    return TranscribeResult(
+        task.media_sha256, task.source_id, task.run_id, outcome.status, outcome.record_key
+    )
