@@ -22,3 +22,21 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ObjectStor
     else:
         s3_store_factory = request.getfixturevalue("s3_store_factory")
         yield s3_store_factory()
+
+
+def _private_airflow_home() -> None:
+    """Airflow reads its home when first imported: every test in this process gets a private
+    one (its metadata database is made by the ``airflow_db`` fixture), never a developer's."""
+    import atexit
+    import os
+    import shutil
+    import tempfile
+
+    home = tempfile.mkdtemp(prefix="osint-airflow-")
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
+    os.environ["AIRFLOW_HOME"] = home
+    os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parents[1] / "dags")
+    os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+
+
+_private_airflow_home()
