@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -165,8 +164,6 @@ class WebCrawler:
         try:
             page = await self._page(result, depth)
         except Exception as err:
-            if isinstance(err, BrokenProcessPool):
-                self.extract_executor = None  # extract in-process for the rest of the crawl
             page = PageCapture(
                 result=result, depth=depth, text_problem=f"text extraction failed: {err!r}"
             )
@@ -208,7 +205,13 @@ class WebCrawler:
     async def _extract(self, args: tuple[bytes, str | None, str | None, str, int]) -> ExtractedPage:
         if self.extract_executor is not None:
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self.extract_executor, extract_for_index, *args)
+            try:
+                return await loop.run_in_executor(self.extract_executor, extract_for_index, *args)
+            except Exception:
+                # The pool itself failed (extract_for_index reports its own errors): a worker
+                # died, or processes cannot be started here (a daemonic Celery task). The page
+                # and the rest of the crawl are extracted in this process, links not lost.
+                self.extract_executor = None
         return extract_for_index(*args)
 
     def _gate(self, host: str) -> HostGate:

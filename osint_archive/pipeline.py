@@ -464,20 +464,27 @@ async def run_sources(
     parallel_sources: int = 4,
     run_ids: Mapping[str, str] | None = None,
     index_in_run: bool = True,
+    extract_processes: int = 2,
 ) -> list[SourceOutcome]:
     """Run every chosen source once; a failing source is reported and never stops the others.
 
     ``run_ids`` fixes a source's run id (a scheduler's retry resumes its own run);
-    ``index_in_run=False`` leaves indexing to a later stage (Airflow's ``index`` DAG)."""
+    ``index_in_run=False`` leaves indexing to a later stage (Airflow's ``index`` DAG);
+    ``extract_processes=0`` extracts page text in this process (one source per Airflow task,
+    in a Celery worker process that may not start processes of its own)."""
     store = settings.open_store()
     index = settings.open_index() if index_in_run else None
     slots = asyncio.Semaphore(parallel_sources)
     # Sources on one host share its politeness limits (the strictest of theirs).
     gates = HostGates((s.host, s.concurrency, s.delay_seconds) for s in sources)
-    # forkserver: forking this process while aiohttp's resolver threads run is unsafe.
-    pool = ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("forkserver"))
     async with contextlib.AsyncExitStack() as stack:
-        extract_pool = stack.enter_context(pool)
+        extract_pool = None
+        if extract_processes:
+            # forkserver: forking this process while aiohttp's resolver threads run is unsafe.
+            context = multiprocessing.get_context("forkserver")
+            extract_pool = stack.enter_context(
+                ProcessPoolExecutor(max_workers=extract_processes, mp_context=context)
+            )
         browser, browser_error = await _start_browser(sources, stack)
         runner = SourceRunner(
             settings, store, index, config.operator, extract_pool, gates=gates, browser=browser

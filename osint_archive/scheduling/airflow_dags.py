@@ -12,9 +12,7 @@ and each task imports the pipeline when it runs.
 from __future__ import annotations
 
 import functools
-import multiprocessing.process
 import os
-import sys
 import textwrap
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -111,25 +109,6 @@ def runs_named(
     return list(runs), list(records)
 
 
-def _allow_child_processes() -> None:
-    """Let a task on a Celery worker start the pipeline's page-text processes.
-
-    The task runs in a process forked from a Celery prefork worker and inherits three things
-    that make multiprocessing fail there, silently for a crawl (each page's text extraction
-    fails, so its links are never followed): billiard marks the process daemonic ("daemonic
-    processes are not allowed to have children"), with an authkey that forkserver refuses to
-    pickle, and forkserver children re-run ``__main__`` (the ``airflow`` script), which cannot
-    start inside a task. The task process is no pool worker and its children need nothing
-    from ``__main__``."""
-    config = multiprocessing.current_process()._config  # type: ignore[attr-defined]
-    config["daemon"] = False
-    authkey = multiprocessing.process.AuthenticationString  # type: ignore[attr-defined]
-    config["authkey"] = authkey(config["authkey"])
-    main = sys.modules["__main__"]
-    if getattr(main, "__spec__", None) is None and hasattr(main, "__file__"):
-        del main.__file__
-
-
 # --- tasks (run on workers; the pipeline is imported only here) ----------------------------
 
 
@@ -139,7 +118,6 @@ def crawl(source_id: str, *, dag_run: Any = None, outlet_events: Any = None) -> 
     """Crawl the source into the archive; the asset event names the run for the next stages."""
     from osint_archive.scheduling.crawl import crawl_source
 
-    _allow_child_processes()
     summary = crawl_source(task_settings(), source_id, dag_run.run_id, dag_run.run_after)
     outlet_events[CAPTURES].extra = summary.event_extra()
     return summary.event_extra()

@@ -103,7 +103,14 @@ def crawl_source(
     if done is not None:
         return done
     (outcome,) = asyncio.run(
-        run_sources(settings, config, [source], run_ids={source_id: run_id}, index_in_run=False)
+        run_sources(
+            settings,
+            config,
+            [source],
+            run_ids={source_id: run_id},
+            index_in_run=False,
+            extract_processes=0,
+        )
     )
     record_attempt(store, source_id, outcome.run_id or run_id, outcome.error)
     if outcome.error:
