@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo run test lint typecheck check bench system-deps clean
+.PHONY: demo run airflow test lint typecheck check bench system-deps clean
 
 $(STAMP): pyproject.toml
 	@# Debian/Ubuntu ship venv (ensurepip) separately: install it when creating the venv fails.
@@ -21,6 +21,18 @@ demo: $(STAMP)
 ## run: one pass over config/sources.yaml (the real sources)
 run: $(STAMP)
 	$(BIN)/osint-archive run
+
+## airflow: Airflow standalone on this machine with the project's DAGs and the embedded
+## defaults; UI on http://localhost:8080 (user admin, password printed at the first start)
+AIRFLOW_HOME_DIR := $(CURDIR)/data/airflow
+AIRFLOW_ENV := AIRFLOW_HOME=$(AIRFLOW_HOME_DIR) AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags \
+  AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__API__HOST=127.0.0.1 PATH="$(CURDIR)/$(BIN):$$PATH"
+airflow: $(STAMP)
+	mkdir -p $(AIRFLOW_HOME_DIR)
+	$(AIRFLOW_ENV) $(BIN)/airflow db migrate > $(AIRFLOW_HOME_DIR)/migrate.log
+	$(BIN)/osint-archive sources pools > $(AIRFLOW_HOME_DIR)/pools.json
+	$(AIRFLOW_ENV) $(BIN)/airflow pools import $(AIRFLOW_HOME_DIR)/pools.json
+	$(AIRFLOW_ENV) $(BIN)/airflow standalone
 
 ## test: install everything needed, lint, type-check, run the whole test suite
 test: $(STAMP) system-deps lint typecheck
@@ -48,9 +60,11 @@ bench: $(STAMP) system-deps
 
 # Debian packages the collectors, tests and benchmarks use (package:command), installed only when
 # missing (needs root): Chromium for browser capture, ffmpeg/ffprobe for media, festival with its
-# Russian voice and espeak-ng to synthesise test speech, curl and wget as benchmark references.
+# Russian voice and espeak-ng to synthesise test speech, curl and wget as benchmark references,
+# PostgreSQL and Redis for the Airflow cluster test (tests/airflow_cluster.py).
 SYSTEM_PACKAGES := wget:wget openssl:openssl zip:zip curl:curl chromium:chromium ffmpeg:ffprobe \
-  festival:text2wave festvox-ru:/usr/share/festival/voices/russian espeak-ng:espeak-ng
+  festival:text2wave festvox-ru:/usr/share/festival/voices/russian espeak-ng:espeak-ng \
+  postgresql:/usr/lib/postgresql/15/bin/initdb redis-server:redis-server
 system-deps:
 	@missing=""; for entry in $(SYSTEM_PACKAGES); do p=$${entry%%:*}; c=$${entry#*:}; \
 	  command -v $$c >/dev/null || [ -e $$c ] || missing="$$missing $$p"; done; \
