@@ -332,6 +332,29 @@ def test_scheduler_failures_become_airflow_fail_or_retry() -> None:
     assert not isinstance(retried.value, AirflowFailException)
 
 
+def test_runs_are_named_by_asset_events_or_a_manual_runs_conf() -> None:
+    from osint_archive.scheduling.airflow_dags import runs_named
+    from osint_archive.scheduling.runs import RunRef
+
+    class Event:
+        def __init__(self, extra: dict[str, Any]) -> None:
+            self.extra = extra
+
+    events = {
+        "captures": [Event({"source_id": "a", "run_id": "1", "pages": 3}), Event({})],
+        "transcripts": [Event({"source_id": "a", "run_id": "1", "record_key": "transcripts/x"})],
+    }
+    conf = {"runs": [{"source_id": "b", "run_id": "2"}], "record_keys": ["transcripts/y"]}
+    assert runs_named(events, conf) == (
+        [RunRef("a", "1"), RunRef("b", "2")],
+        ["transcripts/x", "transcripts/y"],
+    )
+    assert runs_named(None, None) == ([], [])
+    for bad in ({"runs": "a"}, {"runs": [{"source_id": "a"}]}, {"record_keys": "x"}):
+        with pytest.raises(PermanentFailure, match="conf"):
+            runs_named(None, bad)
+
+
 # --- end to end with dag.test() --------------------------------------------------------------
 
 

@@ -98,14 +98,26 @@ def runs_named(
     extras: list[Mapping[str, Any]] = [
         event.extra or {} for events in (triggering_asset_events or {}).values() for event in events
     ]
-    extras += list((conf or {}).get("runs", []))
-    for extra in extras:
+    named_runs = (conf or {}).get("runs", [])
+    named_records = (conf or {}).get("record_keys", [])
+    if not isinstance(named_runs, list) or not all(
+        isinstance(r, dict) and RunRef.from_extra(r) for r in named_runs
+    ):
+        raise PermanentFailure(
+            'the run\'s conf "runs" must be a list of {"source_id": …, "run_id": …} objects, '
+            f"got {named_runs!r}"
+        )
+    if not isinstance(named_records, list):
+        raise PermanentFailure(
+            f'the run\'s conf "record_keys" must be a list, got {named_records!r}'
+        )
+    for extra in [*extras, *named_runs]:
         run = RunRef.from_extra(dict(extra))
         if run is not None:
             runs[run] = None
         if isinstance(extra.get("record_key"), str):
             records[extra["record_key"]] = None
-    records.update(dict.fromkeys(str(k) for k in (conf or {}).get("record_keys", [])))
+    records.update(dict.fromkeys(str(k) for k in named_records))
     return list(runs), list(records)
 
 
