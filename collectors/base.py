@@ -32,6 +32,7 @@ class CaptureFailure:
     url: str
     stage: str
     reason: str
+    retryable: bool = False  # trying again later may succeed (a network error, say)
 
 
 @dataclass
@@ -50,8 +51,8 @@ class CollectReport:
     # Run by the pipeline once every capture is committed (cursors, custody events about them).
     after_commit: list[Callable[[], None]] = field(default_factory=list)
 
-    def fail(self, url: str, stage: str, reason: str) -> None:
-        self.failures.append(CaptureFailure(url, stage, reason))
+    def fail(self, url: str, stage: str, reason: str, retryable: bool = False) -> None:
+        self.failures.append(CaptureFailure(url, stage, reason, retryable))
 
     def count(self, what: str, n: int = 1) -> None:
         self.counts[what] = self.counts.get(what, 0) + n
@@ -90,7 +91,7 @@ async def polite_fetch(ctx: CollectContext, report: CollectReport, url: str) -> 
     except BlockedTargetError as err:
         report.fail(url, "policy", str(err))
     except FetchError as err:
-        report.fail(url, "fetch", str(err))
+        report.fail(url, "fetch", str(err), retryable=err.retryable)
     return None
 
 

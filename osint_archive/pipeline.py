@@ -90,7 +90,7 @@ def new_run_id(now: datetime) -> str:
     return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
-def _load_journal(store: ObjectStore, source_id: str) -> RunJournal | None:
+def load_journal(store: ObjectStore, source_id: str) -> RunJournal | None:
     try:
         return RunJournal(**json.loads(store.read_bytes(RunJournal.key(source_id))))
     except (ObjectNotFoundError, ValueError, TypeError):
@@ -293,7 +293,7 @@ class SourceRunner:
         open run is closed first.
         """
         now = datetime.now(UTC)
-        journal = _load_journal(self.store, source.id)
+        journal = load_journal(self.store, source.id)
         if journal is not None and journal.status == "running":
             already = self._recover(source, journal, custody, outcome)
             age = (now - datetime.fromisoformat(journal.started_at)).total_seconds()
@@ -419,8 +419,12 @@ class SourceRunner:
             outcome.error = "the source URL was not captured" + (
                 f": {seed_failures[0].reason}" if seed_failures else " (disallowed by robots.txt?)"
             )
-            # A network failure may pass; a refused target or robots.txt will not.
-            outcome.retryable = bool(seed_failures) and seed_failures[0].stage == "fetch"
+            # An HTTP answer decides (429 and 5xx may pass, 404 will not); without one, the
+            # failure does (a network error may pass; a refused target or robots.txt will not).
+            if report.seed_status is not None:
+                outcome.retryable = is_transient_status(report.seed_status)
+            else:
+                outcome.retryable = bool(seed_failures) and seed_failures[0].retryable
         elif not outcome.ok:
             # The answer is archived (it is evidence too), but the source is not working.
             outcome.error = f"the source URL answered HTTP {report.seed_status}"
@@ -498,7 +502,10 @@ async def run_sources(
                         on_progress(source.id, pages)
 
                 if source.browser and browser is None:
-                    outcome = SourceOutcome(source.id, "browser", error=browser_error)
+                    # A browser that would not start may start on the next try.
+                    outcome = SourceOutcome(
+                        source.id, "browser", error=browser_error, retryable=True
+                    )
                     if on_done:
                         on_done(outcome)
                     return outcome

@@ -309,6 +309,99 @@ def test_crawl_failures_are_transient_or_permanent(
         crawl_source(settings, "flaky", "manual__1", datetime(2026, 3, 1, tzinfo=UTC))
 
 
+class _FlakySite(ThreadingHTTPServer):
+    """Answers every path with ``status`` (a small page when 200), changeable mid-test."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _FlakyHandler)
+        self.status = 503
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}{path}"
+
+
+class _FlakyHandler(BaseHTTPRequestHandler):
+    server: _FlakySite
+
+    def do_GET(self) -> None:
+        body = b"<html><title>Back</title><p>The ministry page is back online.</p></html>"
+        if self.path == "/robots.txt":
+            self.send_response(404)
+            body = b""
+        else:
+            self.send_response(self.server.status)
+            body = body if self.server.status == 200 else b"busy"
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def flaky_site() -> Iterator[_FlakySite]:
+    server = _FlakySite()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_retry_after_the_source_failed_captures_anew_in_a_run_of_its_own(
+    tmp_path: Path, flaky_site: _FlakySite
+) -> None:
+    """The 503 answer stays evidence of the first attempt; the retry's answer is kept too,
+    and a re-run after the success fetches nothing."""
+    config = write_sources(
+        tmp_path / "sources.yaml",
+        f"""\
+          - id: ministry
+            kind: web
+            url: {flaky_site.url("/news")}
+            schedule: "@daily"
+            max_depth: 0
+            delay_seconds: 0
+        """,
+    )
+    settings = crawl_settings(tmp_path, config)
+    when = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
+    with pytest.raises(TransientFailure, match="HTTP 503"):
+        crawl_source(settings, "ministry", "scheduled__1", when)
+    flaky_site.status = 200
+    summary = crawl_source(settings, "ministry", "scheduled__1", when)
+    assert not summary.already_done and summary.pages >= 1
+    store = settings.open_store()
+    from archive.manifest import iter_manifest_keys, read_manifest
+
+    manifests = [read_manifest(store, k) for k in iter_manifest_keys(store, "ministry")]
+    statuses = {m.run_id: m.status for m in manifests if m.requested_url.endswith("/news")}
+    assert len(statuses) == 2 and statuses[summary.run_id] == 200
+    assert sorted(statuses.values()) == [200, 503]
+    again = crawl_source(settings, "ministry", "scheduled__1", when)
+    assert again.already_done and again.run_id == summary.run_id
+
+
+def test_a_telegram_channel_answering_429_is_retried(
+    tmp_path: Path, flaky_site: _FlakySite
+) -> None:
+    flaky_site.status = 429
+    config = write_sources(
+        tmp_path / "sources.yaml",
+        f"""\
+          - id: channel
+            kind: telegram
+            url: {flaky_site.url("/s/some_channel")}
+            schedule: "@hourly"
+            delay_seconds: 0
+        """,
+    )
+    with pytest.raises(TransientFailure, match="429"):
+        crawl_source(crawl_settings(tmp_path, config), "channel", "manual__1", datetime.now(UTC))
+
+
 def test_invalid_sources_file_fails_a_crawl_permanently(tmp_path: Path) -> None:
     config = tmp_path / "sources.yaml"
     config.write_text("sources:\n  - id: Bad Id\n")
