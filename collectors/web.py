@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -207,10 +208,14 @@ class WebCrawler:
             loop = asyncio.get_running_loop()
             try:
                 return await loop.run_in_executor(self.extract_executor, extract_for_index, *args)
+            except BrokenProcessPool:
+                # A worker died, perhaps on this very page: the page is not retried in this
+                # process (its capture notes the problem); later pages are extracted here.
+                self.extract_executor = None
+                raise
             except Exception:
-                # The pool itself failed (extract_for_index reports its own errors): a worker
-                # died, or processes cannot be started here (a daemonic Celery task). The page
-                # and the rest of the crawl are extracted in this process, links not lost.
+                # No process could start (a daemonic Celery task, say): extract_for_index
+                # reports its own errors, so this page and the rest are extracted here.
                 self.extract_executor = None
         return extract_for_index(*args)
 

@@ -435,7 +435,7 @@ def test_runs_are_named_by_asset_events_or_a_manual_runs_conf() -> None:
 
     events = {
         "captures": [Event({"source_id": "a", "run_id": "1", "pages": 3}), Event({})],
-        "transcripts": [Event({"source_id": "a", "run_id": "1", "record_key": "transcripts/x"})],
+        "transcripts": [Event({"record_keys": ["transcripts/x"], "results": []})],
     }
     conf = {"runs": [{"source_id": "b", "run_id": "2"}], "record_keys": ["transcripts/y"]}
     assert runs_named(events, conf) == (
@@ -446,6 +446,16 @@ def test_runs_are_named_by_asset_events_or_a_manual_runs_conf() -> None:
     for bad in ({"runs": "a"}, {"runs": [{"source_id": "a"}]}, {"record_keys": "x"}):
         with pytest.raises(PermanentFailure, match="conf"):
             runs_named(None, bad)
+
+
+def test_media_lists_longer_than_airflows_map_limit_are_batched() -> None:
+    from osint_archive.scheduling.media import MediaTask, media_batches
+
+    tasks = [MediaTask("s", f"c{i}", f"k{i}", f"{i:064x}") for i in range(2500)]
+    batches = media_batches(tasks, 1000)
+    assert len(batches) <= 1000 and sum(map(len, batches)) == 2500
+    assert [t for b in batches for t in b] == tasks
+    assert [len(b) for b in media_batches(tasks[:40], 1000)] == [1] * 40
 
 
 # --- end to end with dag.test() --------------------------------------------------------------
@@ -482,7 +492,7 @@ def run_chain(bag: Any, when: datetime) -> tuple[dict[str, Any], dict[str, Any]]
     capture = asset_event_extras("crawl_demo_news")[-1]
     transcribed = bag.dags["transcribe"].test(run_conf={"runs": [capture]})
     assert transcribed.state == "success"
-    transcript = asset_event_extras("transcribe")[-1]
+    (transcript,) = asset_event_extras("transcribe")[-1]["results"]
     indexed = bag.dags["index"].test(
         run_conf={"runs": [capture], "record_keys": [transcript["record_key"]]}
     )

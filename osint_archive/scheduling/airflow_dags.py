@@ -37,6 +37,9 @@ START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 CAPTURES = Asset(name="osint_archive_captures", uri="osint-archive://archive/captures")
 TRANSCRIPTS = Asset(name="osint_archive_transcripts", uri="osint-archive://archive/transcripts")
 
+# Below Airflow's [core] max_map_length (1024): a longer list of media is batched instead.
+MAX_MAPPED_TASKS = 1000
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -115,8 +118,7 @@ def runs_named(
         run = RunRef.from_extra(dict(extra))
         if run is not None:
             runs[run] = None
-        if isinstance(extra.get("record_key"), str):
-            records[extra["record_key"]] = None
+        records.update(dict.fromkeys(str(k) for k in extra.get("record_keys", [])))
     records.update(dict.fromkeys(str(k) for k in named_records))
     return list(runs), list(records)
 
@@ -137,13 +139,16 @@ def crawl(source_id: str, *, dag_run: Any = None, outlet_events: Any = None) -> 
 
 @task(task_id="list_media")
 @scheduler_failures
-def list_media(*, triggering_asset_events: Any = None, dag_run: Any = None) -> list[dict[str, str]]:
+def list_media(
+    *, triggering_asset_events: Any = None, dag_run: Any = None
+) -> list[list[dict[str, str]]]:
     """The media files of the runs that triggered this DAG run (all archived media when a run
-    names none)."""
-    from osint_archive.scheduling.media import media_tasks
+    names none), in batches: one file each up to ``MAX_MAPPED_TASKS`` files."""
+    from osint_archive.scheduling.media import media_batches, media_tasks
 
     runs, _ = runs_named(triggering_asset_events, dag_run.conf if dag_run else None)
-    return [t.as_dict() for t in media_tasks(task_settings(), runs)]
+    batches = media_batches(media_tasks(task_settings(), runs), MAX_MAPPED_TASKS)
+    return [[t.as_dict() for t in batch] for batch in batches]
 
 
 @task(
@@ -152,13 +157,13 @@ def list_media(*, triggering_asset_events: Any = None, dag_run: Any = None) -> l
     outlets=[TRANSCRIPTS],
 )
 @scheduler_failures
-def transcribe(media: dict[str, str], *, outlet_events: Any = None) -> dict[str, Any]:
-    """Transcribe one media file (kept, not redone, when its transcript exists)."""
-    from osint_archive.scheduling.media import MediaTask, transcribe_media
+def transcribe(media: list[dict[str, str]], *, outlet_events: Any = None) -> dict[str, Any]:
+    """Transcribe a batch of media files (a transcript that exists is kept, not redone)."""
+    from osint_archive.scheduling.media import MediaTask, transcribe_batch
 
-    result = transcribe_media(task_settings(), MediaTask(**media))
-    outlet_events[TRANSCRIPTS].extra = result.event_extra()
-    return result.event_extra()
+    extra = transcribe_batch(task_settings(), [MediaTask(**m) for m in media])
+    outlet_events[TRANSCRIPTS].extra = extra
+    return extra
 
 
 @task(task_id="index_documents")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict
 
 from archive.audit import audit_archive
@@ -10,6 +11,7 @@ from osint_archive.scheduling.failures import PermanentFailure
 from osint_archive.settings import Settings
 
 FINDINGS_SHOWN = 20
+log = logging.getLogger(__name__)
 
 
 def audit_fixity(settings: Settings, since_last: bool = False) -> dict[str, object]:
@@ -23,7 +25,12 @@ def audit_fixity(settings: Settings, since_last: bool = False) -> dict[str, obje
     report = audit_archive(
         store, since=since, timestamp_roots=settings.timestamps.trusted_roots_pem()
     )
-    record_audit(store, report)
+    # The verdict first: a store that cannot take the audit's record must not hide it, and a
+    # retry would re-hash the whole archive.
+    try:
+        record_audit(store, report)
+    except (OSError, ValueError) as err:
+        log.warning("the audit could not be recorded: %s", err)
     if not report.intact:
         failures = report.failures
         lines = [f"{f.kind}: {f.key}: {f.detail}" for f in failures[:FINDINGS_SHOWN]]

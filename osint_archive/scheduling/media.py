@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
@@ -38,8 +39,33 @@ class TranscribeResult:
     status: str  # transcribed | exists | no_audio
     record_key: str | None
 
-    def event_extra(self) -> dict[str, object]:
+    def as_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+def media_batches(tasks: Sequence[MediaTask], max_batches: int) -> list[list[MediaTask]]:
+    """``tasks`` in at most ``max_batches`` batches of equal size: one file a batch while
+    they fit, so each file is a task of its own, retried on its own."""
+    size = max(1, math.ceil(len(tasks) / max_batches))
+    return [list(tasks[i : i + size]) for i in range(0, len(tasks), size)]
+
+
+def transcribe_batch(settings: Settings, tasks: Sequence[MediaTask]) -> dict[str, object]:
+    """Transcribe every file of a batch; the asset event's extra (the transcript records to
+    index, each file's result). A file that cannot be transcribed does not stop the others;
+    the batch then fails naming it, after the rest are stored."""
+    results, problems = [], []
+    for task in tasks:
+        try:
+            results.append(transcribe_media(settings, task).as_dict())
+        except PermanentFailure as err:
+            problems.append(str(err))
+    if problems:
+        raise PermanentFailure("; ".join(problems))
+    return {
+        "record_keys": [r["record_key"] for r in results if r["record_key"]],
+        "results": results,
+    }
 
 
 def media_tasks(settings: Settings, runs: Sequence[RunRef]) -> list[MediaTask]:
