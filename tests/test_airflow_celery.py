@@ -148,8 +148,13 @@ class Stopwatch:
 
 
 def write_sources(path: Path, url: str) -> Path:
+    # A schedule whose last fire (29 February 2024) precedes the DAGs' start date and whose
+    # next is in 2028: no scheduled run starts during the test (a yearly cron would start
+    # one for 1 January), yet the DAG carries a deadline alert, so the scheduler's success
+    # path clears one (dag.test() cannot).
     path.write_text(
-        f"sources:\n  - id: {SOURCE_ID}\n    kind: web\n    url: {url}\n    schedule: null\n"
+        f"sources:\n  - id: {SOURCE_ID}\n    kind: web\n    url: {url}\n"
+        '    schedule: "0 0 29 2 *"\n'
         "    max_depth: 1\n    max_pages: 100\n    delay_seconds: 0.05\n    concurrency: 1\n",
         encoding="utf-8",
     )

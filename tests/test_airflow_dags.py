@@ -523,7 +523,7 @@ def test_dag_test_runs_crawl_transcribe_index_and_a_rerun_changes_nothing(
             "OSINT_ARCHIVE_ALLOW_PRIVATE_NETWORKS": "1",
             "OSINT_ARCHIVE_RETRY_DELAY_SECONDS": "1",
             # Airflow 3.3.2's dag.test() cannot finish a run that has a deadline alert
-            # (see osint_archive/scheduling/airflow_dags.py); the Celery test runs with them.
+            # (see osint_archive/scheduling/airflow_dags.py); the Celery test runs with one.
             "OSINT_ARCHIVE_DEADLINE_ALERTS": "0",
         }.items():
             monkeypatch.setenv(name, value)
