@@ -182,6 +182,8 @@ def test_dag_folder_parses_within_two_seconds_for_200_sources(tmp_path: Path) ->
         ("40 5 * * *", timedelta(days=1)),
         ("20 */6 * * *", timedelta(hours=6)),
         ("0 9 * * 1-5", timedelta(days=3)),  # Friday to Monday
+        ("0 * * * 1-5", timedelta(days=2, hours=1)),  # hourly on weekdays: the weekend
+        ("0 3 1 * *", timedelta(days=31)),
         (None, None),
     ],
 )
