@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,6 +30,7 @@ from osint_archive.settings import Settings
 from osint_archive.sources import load_sources
 from tests.cli_runs import run_cli, search_json
 from tests.http_site import LocalHttpSite
+from tests.loopback_server import LoopbackSite
 
 REPO = Path(__file__).resolve().parents[1]
 DAGS = REPO / "dags"
@@ -205,22 +205,33 @@ def test_crawl_dags_alert_when_a_source_has_not_succeeded_in_twice_its_interval(
         assert alert.callback.kwargs["interval_seconds"] == hours / 2 * 3600
 
 
-class _Webhook(ThreadingHTTPServer):
+class _SiteServer(ThreadingHTTPServer):
+    """A loopback server whose handlers reach the test site that made it."""
+
+    def __init__(self, site: LoopbackSite, handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__((site.host, 0), handler)
+        self.site = site
+
+
+class _Webhook(LoopbackSite):
+    """Records the JSON bodies posted to it."""
+
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _WebhookHandler)
+        super().__init__()
         self.bodies: list[dict[str, Any]] = []
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/hook"
+    def make_server(self) -> ThreadingHTTPServer:
+        return _SiteServer(self, _WebhookHandler)
 
 
 class _WebhookHandler(BaseHTTPRequestHandler):
-    server: _Webhook
+    server: _SiteServer
 
     def do_POST(self) -> None:
         length = int(self.headers["Content-Length"])
-        self.server.bodies.append(json.loads(self.rfile.read(length)))
+        site = self.server.site
+        assert isinstance(site, _Webhook)
+        site.bodies.append(json.loads(self.rfile.read(length)))
         self.send_response(204)
         self.end_headers()
 
@@ -230,12 +241,8 @@ class _WebhookHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def webhook() -> Iterator[_Webhook]:
-    server = _Webhook()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with _Webhook() as site:
+        yield site
 
 
 def test_overdue_alert_is_posted_until_the_source_succeeds_again(
@@ -244,7 +251,7 @@ def test_overdue_alert_is_posted_until_the_source_succeeds_again(
     from osint_archive.scheduling.alerts import source_overdue
 
     monkeypatch.setenv("OSINT_ARCHIVE_HOME", str(tmp_path))
-    monkeypatch.setenv("OSINT_ARCHIVE_ALERT_WEBHOOK", webhook.url)
+    monkeypatch.setenv("OSINT_ARCHIVE_ALERT_WEBHOOK", webhook.url("/hook"))
     store = LocalStore(tmp_path / "archive")
     day = 86400.0
 
@@ -311,28 +318,30 @@ def test_crawl_failures_are_transient_or_permanent(
         crawl_source(settings, "flaky", "manual__1", datetime(2026, 3, 1, tzinfo=UTC))
 
 
-class _FlakySite(ThreadingHTTPServer):
+class _FlakySite(LoopbackSite):
     """Answers every path with ``status`` (a small page when 200), changeable mid-test."""
 
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _FlakyHandler)
+        super().__init__()
         self.status = 503
 
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}{path}"
+    def make_server(self) -> ThreadingHTTPServer:
+        return _SiteServer(self, _FlakyHandler)
 
 
 class _FlakyHandler(BaseHTTPRequestHandler):
-    server: _FlakySite
+    server: _SiteServer
 
     def do_GET(self) -> None:
+        site = self.server.site
+        assert isinstance(site, _FlakySite)
         body = b"<html><title>Back</title><p>The ministry page is back online.</p></html>"
         if self.path == "/robots.txt":
             self.send_response(404)
             body = b""
         else:
-            self.send_response(self.server.status)
-            body = body if self.server.status == 200 else b"busy"
+            self.send_response(site.status)
+            body = body if site.status == 200 else b"busy"
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -344,12 +353,8 @@ class _FlakyHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def flaky_site() -> Iterator[_FlakySite]:
-    server = _FlakySite()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with _FlakySite() as site:
+        yield site
 
 
 def test_a_retry_after_the_source_failed_captures_anew_in_a_run_of_its_own(

@@ -51,13 +51,21 @@ def media_batches(tasks: Sequence[MediaTask], max_batches: int) -> list[list[Med
 
 
 def transcribe_batch(settings: Settings, tasks: Sequence[MediaTask]) -> dict[str, object]:
-    """Transcribe every file of a batch; the asset event's extra (the transcript records to
-    index, each file's result). A file that cannot be transcribed does not stop the others;
-    the batch then fails naming it, after the rest are stored."""
+    """Transcribe every file of a batch with one model; the asset event's extra (the
+    transcript records to index, each file's result). A transcript that exists is kept, not
+    made again. A file that cannot be transcribed (its stored bytes no longer match its hash,
+    its audio cannot be decoded) does not stop the others; the batch then fails naming it
+    (``PermanentFailure``), as it does at once when no model is usable. Storage errors
+    propagate, for the scheduler to retry."""
+    store = settings.open_store()
+    languages = {s.id: s.language for s in load_config(settings).sources}
+    transcriber = Transcriber(store, recognition_options(settings))  # loads the model once
     results, problems = [], []
     for task in tasks:
         try:
-            results.append(transcribe_media(settings, task).as_dict())
+            results.append(_transcribe(transcriber, languages, task).as_dict())
+        except ModelError as err:
+            raise PermanentFailure(f"transcription model: {err}") from err
         except PermanentFailure as err:
             problems.append(str(err))
     if problems:
@@ -94,26 +102,17 @@ def media_tasks(settings: Settings, runs: Sequence[RunRef]) -> list[MediaTask]:
     ]
 
 
-def transcribe_media(settings: Settings, task: MediaTask) -> TranscribeResult:
-    """Transcribe one media file; a transcript it already has is kept, not made again.
-
-    Raises ``PermanentFailure`` when no model is usable or the file cannot be transcribed
-    (its stored bytes no longer match its hash, its audio cannot be decoded); storage errors
-    propagate, for the scheduler to retry."""
-    store = settings.open_store()
-    manifest = read_manifest(store, task.manifest_key)
+def _transcribe(
+    transcriber: Transcriber, languages: dict[str, str | None], task: MediaTask
+) -> TranscribeResult:
+    manifest = read_manifest(transcriber.store, task.manifest_key)
     media = next((m for m in manifest.media if m.sha256 == task.media_sha256), None)
     if media is None:
         raise PermanentFailure(f"{task.manifest_key} lists no media {task.media_sha256}")
-    languages = {s.id: s.language for s in load_config(settings).sources}
     job = MediaJob(
         task.source_id, task.capture_id, task.manifest_key, media, languages.get(task.source_id)
     )
-    transcriber = Transcriber(store, recognition_options(settings))
-    try:
-        outcome = transcriber.process(job)
-    except ModelError as err:
-        raise PermanentFailure(f"transcription model: {err}") from err
+    outcome = transcriber.process(job)
     if outcome.status == "failed":
         raise PermanentFailure(f"{job.label}: {outcome.reason}")
     return TranscribeResult(
