@@ -8,6 +8,7 @@ are made read-only once written and are never replaced.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import stat
 import time
@@ -15,7 +16,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
 from archive.hashing import HashingPayloadWriter, HashingTempFile
 from archive.keys import STATE_PREFIX, check_key, is_evidence_key, payload_key
@@ -30,6 +31,27 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+class _Limited(io.RawIOBase):
+    """A read-only view of the next ``length`` bytes of a stream."""
+
+    def __init__(self, stream: BinaryIO, length: int) -> None:
+        self._stream = stream
+        self._left = length
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        wanted = min(len(view), self._left)
+        if wanted <= 0:
+            return 0
+        data = self._stream.read(wanted)
+        view[: len(data)] = data
+        self._left -= len(data)
+        return len(data)
 
 
 class LocalStore:
@@ -125,6 +147,14 @@ class LocalStore:
             return self._path(key).open("rb")
         except FileNotFoundError as err:
             raise ObjectNotFoundError(key) from err
+
+    @contextlib.contextmanager
+    def open_range(self, key: str, offset: int, length: int) -> Iterator[BinaryIO]:
+        if offset < 0 or length < 0:
+            raise ValueError(f"invalid range {offset}+{length} of {key}")
+        with self.open(key) as stream:
+            stream.seek(offset)
+            yield cast(BinaryIO, io.BufferedReader(_Limited(stream, length)))
 
     def read_bytes(self, key: str) -> bytes:
         try:

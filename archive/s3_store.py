@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -376,6 +377,22 @@ class S3Store:
         """Stream an object's bytes; the HTTP connection is released on exit."""
         try:
             response = self.client.get_object(self.bucket, check_key(key))
+        except S3Error as err:
+            if _is_not_found(err):
+                raise ObjectNotFoundError(key) from err
+            raise
+        return _response_stream(response)
+
+    def open_range(self, key: str, offset: int, length: int) -> AbstractContextManager[BinaryIO]:
+        """Stream a byte range (an HTTP range request; nothing before it is transferred)."""
+        if offset < 0 or length < 0:
+            raise ValueError(f"invalid range {offset}+{length} of {key}")
+        if length == 0:
+            return nullcontext(cast(BinaryIO, io.BytesIO()))
+        try:
+            response = self.client.get_object(
+                self.bucket, check_key(key), offset=offset, length=length
+            )
         except S3Error as err:
             if _is_not_found(err):
                 raise ObjectNotFoundError(key) from err

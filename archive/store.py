@@ -87,6 +87,11 @@ class ObjectStore(Protocol):
         """Stream an object's bytes."""
         ...
 
+    def open_range(self, key: str, offset: int, length: int) -> AbstractContextManager[BinaryIO]:
+        """Stream at most ``length`` bytes of an object from ``offset`` (a WARC record, a
+        seek in a video) without reading what comes before."""
+        ...
+
     def read_bytes(self, key: str) -> bytes:
         """Read a small object whole (records, state)."""
         ...

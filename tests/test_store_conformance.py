@@ -33,6 +33,19 @@ def test_payload_is_content_addressed(store: ObjectStore) -> None:
         assert stream.read() == data
 
 
+def test_byte_ranges_read_only_what_was_asked(store: ObjectStore) -> None:
+    data = bytes(range(256)) * 40
+    stored = put_payload_bytes(store, data)
+    for offset, length in ((0, 10), (1000, 2500), (len(data) - 7, 7), (5, 0)):
+        with store.open_range(stored.key, offset, length) as stream:
+            assert stream.read() == data[offset : offset + length]
+    with store.open_range(stored.key, 100, 50) as stream:
+        assert stream.read(20) == data[100:120]
+        assert stream.read() == data[120:150]
+    with pytest.raises(ObjectNotFoundError):
+        store.open_range(payload_key("0" * 64), 0, 1).__enter__()
+
+
 def test_same_payload_is_stored_once(store: ObjectStore) -> None:
     first = put_payload_bytes(store, b"same")
     second = put_payload_bytes(store, b"same")
