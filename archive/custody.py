@@ -138,6 +138,14 @@ class CustodyLog:
             except ObjectNotFoundError:
                 return
 
+    def event(self, seq: int) -> dict[str, Any] | None:
+        """One stored event by sequence number; None when there is none (or it is not JSON)."""
+        try:
+            found = json.loads(self.store.read_bytes(self._key(seq)))
+        except (ObjectNotFoundError, ValueError):
+            return None
+        return found if isinstance(found, dict) else None
+
     def verify(self) -> ChainCheck:
         """Check every event's hash, sequence and link to its predecessor."""
         prev, count = GENESIS_HASH, 0

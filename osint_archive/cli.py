@@ -28,6 +28,7 @@ from osint_archive.cli_common import (
 from osint_archive.cli_preservation import audit, export, timestamp
 from osint_archive.cli_search import print_hit, reindex, search
 from osint_archive.cli_transcribe import transcribe
+from osint_archive.cli_web import serve, users
 from osint_archive.settings import Settings
 from osint_archive.sources import (
     Source,
@@ -233,7 +234,7 @@ def demo(port: int) -> None:
     sys.exit(0 if ok else EXIT_FAILED)
 
 
-for command in (audit, timestamp, export, transcribe, search, reindex):
+for command in (audit, timestamp, export, transcribe, search, reindex, serve, users):
     main.add_command(command)
 
 

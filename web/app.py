@@ -1,0 +1,127 @@
+"""The web application: routes, security headers, error pages, the catalogue refresher."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+
+from web import (
+    routes_admin,
+    routes_auth,
+    routes_capture,
+    routes_player,
+    routes_replay,
+    routes_search,
+)
+from web.config import WebSettings
+from web.pages import ForbiddenError, LoginRequiredError, NotFoundError, render
+from web.state import AppState
+
+log = logging.getLogger(__name__)
+# The application's own pages: its scripts and styles only, no framing, forms only to itself.
+# Replay responses set a stricter policy of their own (web/routes_replay.py).
+APP_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
+    " media-src 'self'; frame-src 'self'; object-src 'none'; base-uri 'none';"
+    " form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def _refresh_catalog_forever(state: AppState, stop: threading.Event) -> None:
+    while True:
+        try:
+            added = state.catalog.refresh()
+            if added:
+                log.info("catalogue: %d new captures", added)
+        except Exception:  # the next round tries again; pages still serve what is known
+            log.exception("catalogue refresh failed")
+        if stop.wait(max(state.settings.catalog_refresh_seconds, 1.0)):
+            return
+
+
+def create_app(settings: WebSettings, state: AppState | None = None) -> FastAPI:
+    """The UI over the configured archive and index."""
+    state = state or AppState.open(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        refresher = threading.Thread(
+            target=_refresh_catalog_forever, args=(state, stop), daemon=True
+        )
+        refresher.start()
+        yield
+        stop.set()
+
+    app = FastAPI(
+        title="osint-archive",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.archive = state
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), "static")
+    for module in (
+        routes_auth,
+        routes_search,
+        routes_capture,
+        routes_player,
+        routes_replay,
+        routes_admin,
+    ):
+        app.include_router(module.router)
+
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        headers = response.headers
+        # Time to the first byte of the answer, for the benchmark and for operators' tools.
+        headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
+        headers.setdefault("Content-Security-Policy", APP_POLICY)
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "no-referrer")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Cache-Control", "no-store")
+        if request.url.scheme == "https":
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        return response
+
+    @app.exception_handler(LoginRequiredError)
+    async def login_required(request: Request, exc: LoginRequiredError) -> Response:
+        if request.method == "GET":
+            return RedirectResponse(f"/login?next={quote(exc.next_path, safe='')}", 303)
+        return Response("sign in first", status_code=401, media_type="text/plain")
+
+    @app.exception_handler(ForbiddenError)
+    async def forbidden(request: Request, exc: ForbiddenError) -> Response:
+        return render(request, "error.html", None, 403, title_key="forbidden")
+
+    @app.exception_handler(NotFoundError)
+    async def not_found(request: Request, exc: NotFoundError) -> Response:
+        return render(request, "error.html", None, 404, title_key="not_found")
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        key = {404: "not_found", 403: "forbidden"}.get(exc.status_code, "bad_request")
+        return render(request, "error.html", None, exc.status_code, title_key=key)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        return render(request, "error.html", None, 400, title_key="bad_request")
+
+    return app

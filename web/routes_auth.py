@@ -1,0 +1,105 @@
+"""Signing in and out. Failed logins are throttled per account and per address."""
+
+from __future__ import annotations
+
+import hmac
+import math
+import secrets
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from web.pages import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    ForbiddenError,
+    Investigator,
+    check_csrf,
+    client_address,
+    render,
+    state_of,
+)
+
+router = APIRouter()
+
+
+def _safe_next(target: str) -> str:
+    """Only a path on this site: never ``//host`` or a URL (no open redirect)."""
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/search"
+
+
+def _login_page(request: Request, next_path: str, status: int = 200, **context: object) -> Response:
+    token = secrets.token_urlsafe(32)
+    response = render(
+        request, "login.html", None, status, csrf=token, next_path=_safe_next(next_path), **context
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/login",
+    )
+    return response
+
+
+@router.get("/")
+def home() -> Response:
+    return RedirectResponse("/search", 303)
+
+
+@router.get("/login")
+def login_form(request: Request, next: str = "/search") -> Response:
+    return _login_page(request, next)
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    username: str = Form(...),
+    password: str = Form(...),
+    csrf: str = Form(...),
+    next: str = Form("/search"),
+) -> Response:
+    state = state_of(request)
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not expected or not hmac.compare_digest(csrf, expected):
+        raise ForbiddenError
+    keys = (f"user:{username}", f"addr:{client_address(request)}")
+    wait = state.throttle.retry_after(*keys)
+    if wait > 0:
+        response = _login_page(
+            request, next, 429, error="too_many", minutes=max(1, math.ceil(wait / 60))
+        )
+        response.headers["Retry-After"] = str(math.ceil(wait))
+        return response
+    user = state.accounts.authenticate(username, password)
+    if user is None:
+        state.throttle.failed(*keys)
+        return _login_page(request, next, 401, error="bad_login")
+    state.throttle.succeeded(keys[0])
+    token, _session = state.accounts.open_session(user, state.settings.session_hours)
+    response = RedirectResponse(_safe_next(next), 303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(state.settings.session_hours * 3600),
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, viewer: Investigator) -> Response:
+    await check_csrf(request, viewer)
+    token = request.cookies.get(SESSION_COOKIE, "")
+    state_of(request).accounts.close_session(token)
+    response = RedirectResponse("/login", 303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response

@@ -1,0 +1,209 @@
+"""The capture page, the text diff between captures of one URL, and evidence downloads.
+
+Downloads name a capture and, for media, a digest the capture's manifest lists; no path
+from the request ever reaches the store, so there is nothing to traverse.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi.responses import FileResponse, Response
+
+from archive.export import ExportError, export_wacz
+from web.capture_page import (
+    SHA256,
+    CaptureNotFoundError,
+    LoadedCapture,
+    custody_of,
+    hash_rows,
+    load_capture,
+    read_text,
+    text_diff,
+    transcripts_of,
+)
+from web.custody_view import ACCESS_CHAIN, Access, record_access
+from web.downloads import stream_object
+from web.pages import (
+    Custodian,
+    Investigator,
+    NotFoundError,
+    Viewer,
+    check_csrf,
+    render,
+    state_of,
+)
+
+router = APIRouter()
+
+
+def capture_or_404(request: Request, capture_id: str) -> LoadedCapture:
+    try:
+        return load_capture(state_of(request), capture_id)
+    except CaptureNotFoundError:
+        raise NotFoundError from None
+
+
+def record(
+    request: Request,
+    viewer: Viewer,
+    capture: LoadedCapture,
+    action: str,
+    subject: str,
+    **detail: object,
+) -> None:
+    """A custody event for a view or download of evidence (who, what, when)."""
+    state = state_of(request)
+    seq = record_access(
+        state.store,
+        Access(
+            action=action,
+            subject=subject,
+            capture_id=capture.manifest.capture_id,
+            source=capture.manifest.source_id,
+            username=viewer.username,
+            role=viewer.role.value,
+            client=viewer.client,
+            detail=dict(detail),
+        ),
+    )
+    state.catalog.note_access(capture.manifest.capture_id, ACCESS_CHAIN, seq)
+
+
+@router.get("/captures/{capture_id}")
+def capture_page(request: Request, capture_id: str, viewer: Investigator) -> Response:
+    state = state_of(request)
+    capture = capture_or_404(request, capture_id)
+    record(request, viewer, capture, "viewed", capture.entry.manifest_key)
+    chain, events, accesses = custody_of(state, capture)
+    m = capture.manifest
+    return render(
+        request,
+        "capture.html",
+        viewer,
+        capture=capture,
+        m=m,
+        hashes=hash_rows(capture),
+        chain=chain,
+        events=events,
+        accesses=accesses,
+        text=read_text(state.store, m),
+        versions=state.catalog.versions(m.requested_url),
+        transcripts={media.sha256: transcripts_of(state.store, media.sha256) for media in m.media},
+    )
+
+
+@router.get("/captures/{capture_id}/diff/{other_id}")
+def capture_diff(
+    request: Request, capture_id: str, other_id: str, viewer: Investigator
+) -> Response:
+    state = state_of(request)
+    capture, other = capture_or_404(request, capture_id), capture_or_404(request, other_id)
+    older, newer = sorted((capture, other), key=lambda c: c.manifest.captured_at)
+    record(request, viewer, capture, "compared", capture.entry.manifest_key, other=other_id)
+    lines = text_diff(
+        read_text(state.store, older.manifest) or "", read_text(state.store, newer.manifest) or ""
+    )
+    return render(
+        request, "diff.html", viewer, capture=capture, older=older, newer=newer, lines=lines
+    )
+
+
+@router.get("/captures/{capture_id}/screenshot")
+def screenshot(request: Request, capture_id: str, viewer: Investigator) -> Response:
+    capture = capture_or_404(request, capture_id)
+    browser = capture.manifest.browser
+    if browser is None:
+        raise NotFoundError
+    # Shown on the capture page, whose view is recorded; not recorded again.
+    return stream_object(state_of(request).store, browser.screenshot.key, "image/png")
+
+
+@router.get("/captures/{capture_id}/warc-record")
+def warc_record(request: Request, capture_id: str, viewer: Investigator) -> Response:
+    capture = capture_or_404(request, capture_id)
+    warc = capture.manifest.warc
+    record(request, viewer, capture, "downloaded", warc.key, part="warc-record")
+    return stream_object(
+        state_of(request).store,
+        warc.key,
+        "application/warc",
+        filename=f"{capture.manifest.capture_id}.warc.gz",
+        offset=warc.offset,
+        length=warc.length,
+    )
+
+
+@router.get("/captures/{capture_id}/warc")
+def warc_file(request: Request, capture_id: str, viewer: Investigator) -> Response:
+    capture = capture_or_404(request, capture_id)
+    warc = capture.manifest.warc
+    record(request, viewer, capture, "downloaded", warc.key, part="warc-file")
+    return stream_object(
+        state_of(request).store, warc.key, "application/warc", filename=warc.filename
+    )
+
+
+@router.get("/captures/{capture_id}/media/{media_sha256}")
+def media_file(
+    request: Request,
+    capture_id: str,
+    media_sha256: str,
+    viewer: Investigator,
+    download: int = 0,
+) -> Response:
+    capture = capture_or_404(request, capture_id)
+    if not SHA256.fullmatch(media_sha256):
+        raise NotFoundError
+    media = next((m for m in capture.manifest.media if m.sha256 == media_sha256), None)
+    if media is None:
+        raise NotFoundError
+    range_header = request.headers.get("range")
+    # A player asks for many ranges while it plays and seeks: its first request is recorded.
+    if not range_header or range_header.replace(" ", "").startswith("bytes=0-"):
+        action = "downloaded" if download else "played"
+        record(request, viewer, capture, action, media.key, part="media", sha256=media.sha256)
+    extension = (media.container or "bin").split(",")[0]
+    return stream_object(
+        state_of(request).store,
+        media.key,
+        media.content_type or "application/octet-stream",
+        range_header=range_header,
+        filename=f"{media.sha256}.{extension}" if download else None,
+    )
+
+
+@router.post("/captures/{capture_id}/export")
+async def export_capture(
+    request: Request,
+    capture_id: str,
+    background: BackgroundTasks,
+    viewer: Custodian,
+) -> Response:
+    await check_csrf(request, viewer)
+    capture = capture_or_404(request, capture_id)
+    state = state_of(request)
+    folder = Path(tempfile.mkdtemp(prefix="osint-archive-export-"))
+    out = folder / f"{capture.manifest.capture_id}.wacz"
+    try:
+        export_wacz(
+            state.store,
+            [capture.manifest],
+            out,
+            title=f"Capture {capture.manifest.capture_id}",
+            description=f"Exported from the web UI by {viewer.username}",
+            actor=f"web:{viewer.username}",
+        )
+    except ExportError as err:
+        folder.rmdir()
+        return render(request, "error.html", viewer, 409, title_key="export", detail=str(err))
+    background.add_task(_remove, folder)
+    return FileResponse(out, media_type="application/wacz+zip", filename=out.name)
+
+
+def _remove(folder: Path) -> None:
+    for path in folder.iterdir():
+        path.unlink()
+    folder.rmdir()

@@ -1,0 +1,209 @@
+"""Replay of preserved pages, in a sandboxed frame on a path of its own.
+
+Why not pywb: one more server to run and secure, and archived scripts would still run (in
+its origin). Here nothing archived ever runs: the frame is ``<iframe sandbox>`` without
+``allow-scripts`` or ``allow-same-origin`` (an opaque origin, no scripts), every replay
+response carries ``Content-Security-Policy: sandbox`` with ``default-src 'none'`` (so even
+opened on its own it runs nothing and loads only from its own replay path), scripts and
+handlers are stripped from the HTML, and every link is rewritten into the replay path, so
+the live web is never contacted. A rendering browser's capture also shows the DOM it
+rendered, which is what the scripts made of the page. Frames cannot carry the session
+cookie reliably (an opaque origin is cross-site), so replay URLs carry a signed token for
+one capture and one user, valid for an hour.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+from dataclasses import dataclass
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from archive.store import ObjectNotFoundError
+from web.capture_page import CaptureNotFoundError, LoadedCapture, load_capture
+from web.catalog import CatalogEntry
+from web.evidence import ArchivedResponse, PayloadTooLargeError
+from web.pages import Investigator, NotFoundError, render, state_of
+from web.replay_html import charset_of, rewrite_archived_html
+from web.routes_capture import capture_or_404, record
+from web.state import AppState
+
+router = APIRouter()
+TOKEN_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class ReplayGrant:
+    capture_id: str
+    username: str
+    expires: int
+
+
+def sign_grant(key: bytes, grant: ReplayGrant) -> str:
+    payload = f"{grant.capture_id}.{grant.expires}.{grant.username}".encode()
+    mac = hmac.new(key, payload, hashlib.sha256).digest()[:18]
+    return (
+        base64.urlsafe_b64encode(payload).decode().rstrip("=")
+        + "."
+        + (base64.urlsafe_b64encode(mac).decode())
+    )
+
+
+def read_grant(key: bytes, token: str) -> ReplayGrant | None:
+    """The grant a token carries, when its signature holds and it has not expired."""
+    encoded, _, mac_text = token.partition(".")
+    try:
+        payload = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+        mac = base64.urlsafe_b64decode(mac_text)
+    except ValueError:
+        return None
+    if not hmac.compare_digest(mac, hmac.new(key, payload, hashlib.sha256).digest()[:18]):
+        return None
+    capture_id, expires, username = payload.decode().split(".", 2)
+    if int(expires) < time.time():
+        return None
+    return ReplayGrant(capture_id, username, int(expires))
+
+
+def _origin(request: Request) -> str:
+    return f"{request.url.scheme}://{request.url.netloc}"
+
+
+def replay_policy(request: Request, token: str) -> str:
+    """Scripts never; images, styles, fonts and media only from this replay's own path."""
+    own = f"{_origin(request)}/replay/{token}/"
+    return (
+        f"sandbox; default-src 'none'; img-src {own} data:; style-src {own} 'unsafe-inline';"
+        f" font-src {own} data:; media-src {own}; form-action 'none'; base-uri 'none';"
+        f" frame-ancestors {_origin(request)}"
+    )
+
+
+@router.get("/captures/{capture_id}/replay")
+def replay_frame(
+    request: Request,
+    capture_id: str,
+    viewer: Investigator,
+    view: str = "response",
+) -> Response:
+    capture = capture_or_404(request, capture_id)
+    state = state_of(request)
+    grant = ReplayGrant(capture_id, viewer.username, int(time.time()) + TOKEN_SECONDS)
+    token = sign_grant(state.replay_key, grant)
+    rendered = view == "dom" and capture.manifest.browser is not None
+    record(request, viewer, capture, "replayed", capture.manifest.warc.key, view=view)
+    target = "dom" if rendered else "page"
+    return render(
+        request,
+        "replay.html",
+        viewer,
+        capture=capture,
+        m=capture.manifest,
+        frame_src=f"/replay/{token}/{target}",
+        rendered=rendered,
+    )
+
+
+def _granted(request: Request, token: str) -> LoadedCapture:
+    state = state_of(request)
+    grant = read_grant(state.replay_key, token)
+    if grant is None or state.accounts.get(grant.username) is None:
+        raise NotFoundError
+    try:
+        return load_capture(state, grant.capture_id)
+    except CaptureNotFoundError:
+        raise NotFoundError from None
+
+
+def _replay_response(
+    request: Request, token: str, archived: ArchivedResponse | None, page_url: str
+) -> Response:
+    if archived is None:
+        return Response(
+            "not archived",
+            status_code=404,
+            media_type="text/plain",
+            headers={"Content-Security-Policy": replay_policy(request, token)},
+        )
+    content_type = archived.content_type.split(";")[0].strip().lower() or "application/octet-stream"
+    body = archived.body
+    if content_type in ("text/html", "application/xhtml+xml"):
+        body = rewrite_archived_html(
+            body,
+            page_url,
+            lambda url: f"/replay/{token}/web/{url}",
+            charset_of(archived.content_type),
+        )
+        content_type = "text/html; charset=utf-8"
+    return Response(
+        body,
+        status_code=200,
+        media_type=content_type,
+        headers={
+            "Content-Security-Policy": replay_policy(request, token),
+            "X-Frame-Options": "SAMEORIGIN",
+            "Cache-Control": "private, max-age=300",
+        },
+    )
+
+
+@router.get("/replay/{token}/page")
+def replay_page(request: Request, token: str) -> Response:
+    capture = _granted(request, token)
+    state = state_of(request)
+    try:
+        archived = state.warcs.page(capture.manifest)
+    except PayloadTooLargeError:
+        archived = None
+    return _replay_response(request, token, archived, capture.manifest.final_url)
+
+
+@router.get("/replay/{token}/dom")
+def replay_dom(request: Request, token: str) -> Response:
+    capture = _granted(request, token)
+    browser = capture.manifest.browser
+    if browser is None:
+        raise NotFoundError
+    try:
+        body = state_of(request).store.read_bytes(browser.dom.key)
+    except ObjectNotFoundError:
+        raise NotFoundError from None
+    archived = ArchivedResponse(browser.final_url, 200, "text/html; charset=utf-8", body)
+    return _replay_response(request, token, archived, browser.final_url)
+
+
+def _archived_resource(
+    state: AppState, capture: LoadedCapture, url: str
+) -> ArchivedResponse | None:
+    """A URL as this capture recorded it, else the capture of that URL nearest in time."""
+    m = capture.manifest
+    if url in (m.requested_url, m.final_url):
+        return state.warcs.page(m)
+    found = state.warcs.resource(m, url)
+    if found is not None:
+        return found
+    nearest: CatalogEntry | None = state.catalog.nearest(url, m.captured_at.isoformat())
+    if nearest is None:
+        return None
+    other = load_capture(state, nearest.capture_id)
+    return state.warcs.page(other.manifest)
+
+
+@router.get("/replay/{token}/web/{url:path}")
+def replay_resource(request: Request, token: str, url: str) -> Response:
+    capture = _granted(request, token)
+    if request.url.query:
+        url += "?" + request.url.query
+    # Path normalisation may leave one slash after the scheme.
+    for scheme in ("http:/", "https:/"):
+        if url.startswith(scheme) and not url.startswith(scheme + "/"):
+            url = scheme + "/" + url[len(scheme) :]
+    try:
+        archived = _archived_resource(state_of(request), capture, url)
+    except (PayloadTooLargeError, CaptureNotFoundError):
+        archived = None
+    return _replay_response(request, token, archived, url)
