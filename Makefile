@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo run airflow test lint typecheck check bench system-deps clean
+.PHONY: demo web run airflow test lint typecheck check bench system-deps clean
 
 $(STAMP): pyproject.toml
 	@# Debian/Ubuntu ship venv (ensurepip) separately: install it when creating the venv fails.
@@ -17,6 +17,12 @@ $(STAMP): pyproject.toml
 ## demo: serve the bundled demo site on loopback, archive it twice, print search results
 demo: $(STAMP)
 	$(BIN)/osint-archive demo
+
+## web: the investigators' web UI over ./data on http://127.0.0.1:8000 (run `make demo` first);
+## the first time it creates the account `investigator` and prints its password once
+web: $(STAMP)
+	$(BIN)/osint-archive users add investigator --role investigator --generate-password --exist-ok
+	$(BIN)/osint-archive serve
 
 ## run: one pass over config/sources.yaml (the real sources)
 run: $(STAMP)

@@ -201,10 +201,11 @@ def test_required_services_are_declared(services: dict[str, dict[str, Any]]) -> 
     assert not missing, f"services missing from docker-compose.yml: {missing}"
 
 
-def test_web_waits_behind_its_profile(services: dict[str, dict[str, Any]]) -> None:
+def test_web_serves_the_ui_with_the_stack(services: dict[str, dict[str, Any]]) -> None:
     web = services["web"]
-    assert web.get("profiles") == ["web"], "`web` needs `profiles: [web]` until serve exists"
+    assert not web.get("profiles"), "`osint-archive serve` exists: `web` starts with the stack"
     assert "serve" in command_text(web), "`web` must run `osint-archive serve`"
+    assert "/healthz" in healthcheck_command(web), "the healthcheck needs no account: /healthz"
 
 
 def test_long_running_services_have_healthchecks(

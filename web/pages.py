@@ -45,7 +45,7 @@ def state_of(request: Request) -> AppState:
 
 def language_of(request: Request) -> str:
     return pick_language(
-        request.query_params.get("lang"),
+        request.query_params.get("ui"),
         request.cookies.get(LANG_COOKIE),
         request.headers.get("accept-language", ""),
     )
@@ -114,6 +114,12 @@ async def check_csrf(request: Request, viewer: Viewer) -> dict[str, Any]:
     return dict(form)
 
 
+def _with_query(request: Request, **changes: str) -> str:
+    """This page's path and query with some parameters changed (a relative link)."""
+    changed = request.url.include_query_params(**changes)
+    return f"{changed.path}?{changed.query}"
+
+
 def render(
     request: Request,
     template: str,
@@ -122,19 +128,24 @@ def render(
     **context: Any,
 ) -> HTMLResponse:
     lang = viewer.lang if viewer is not None else language_of(request)
-    return templates.TemplateResponse(
+    other = "ru" if lang == "en" else "en"
+    response = templates.TemplateResponse(
         request,
         template,
         {
             "viewer": viewer,
             "lang": lang,
             "t": lambda key, **values: translate(lang, key, **values),
-            "other_lang": "ru" if lang == "en" else "en",
+            "other_lang": other,
+            "other_lang_url": _with_query(request, ui=other),
             "quote": quote,
             **context,
         },
         status_code=status_code,
     )
+    if request.query_params.get("ui") == lang:
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, httponly=True, samesite="lax")
+    return response
 
 
 Investigator = Annotated[Viewer, Depends(investigator)]

@@ -51,6 +51,12 @@ def home() -> Response:
     return RedirectResponse("/search", 303)
 
 
+@router.get("/healthz")
+def health() -> Response:
+    """For load balancers and healthchecks: answers without a session, says nothing else."""
+    return Response("ok", media_type="text/plain")
+
+
 @router.get("/login")
 def login_form(request: Request, next: str = "/search") -> Response:
     return _login_page(request, next)

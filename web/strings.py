@@ -1,4 +1,4 @@
-"""Interface strings in English and Russian; the language comes from ``?lang=``, then the
+"""Interface strings in English and Russian; the language comes from ``?ui=``, then the
 ``lang`` cookie, then the browser's Accept-Language."""
 
 from __future__ import annotations
