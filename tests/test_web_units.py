@@ -1,0 +1,175 @@
+"""The web UI's small parts on their own: passwords and sessions, login throttling, snippet
+and archived-HTML sanitising, byte ranges, replay grants."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from web.accounts import AccountError, Accounts, Role
+from web.downloads import parse_range
+from web.markup import safe_snippet, seconds_label
+from web.replay_html import rewrite_archived_html
+from web.routes_replay import ReplayGrant, read_grant, sign_grant
+from web.throttle import LoginThrottle
+
+
+@pytest.fixture
+def accounts(tmp_path: Path) -> Accounts:
+    return Accounts(tmp_path / "accounts.sqlite")
+
+
+def test_passwords_are_stored_as_argon2id_hashes_only(accounts: Accounts) -> None:
+    accounts.add("alice", Role.INVESTIGATOR, "correct horse battery")
+    rows = sqlite3.connect(accounts.path).execute("SELECT password_hash FROM users").fetchall()
+    assert rows[0][0].startswith("$argon2id$")
+    assert "correct horse" not in rows[0][0]
+    assert accounts.authenticate("alice", "correct horse battery") is not None
+    assert accounts.authenticate("alice", "wrong horse battery") is None
+    assert accounts.authenticate("nobody", "correct horse battery") is None
+
+
+def test_accounts_refuse_bad_names_short_passwords_and_duplicates(accounts: Accounts) -> None:
+    with pytest.raises(AccountError, match="at least 12"):
+        accounts.add("bob", Role.ADMIN, "short")
+    with pytest.raises(AccountError, match="invalid username"):
+        accounts.add("../etc", Role.ADMIN, "long enough password")
+    accounts.add("bob", Role.ADMIN, "long enough password")
+    with pytest.raises(AccountError, match="exists already"):
+        accounts.add("bob", Role.INVESTIGATOR, "another long password")
+
+
+def test_sessions_end_on_logout_password_change_disable_and_expiry(accounts: Accounts) -> None:
+    user = accounts.add("carol", Role.CUSTODIAN, "a long password!")
+    token, session = accounts.open_session(user, hours=1)
+    assert accounts.session(token) == session
+    stored = sqlite3.connect(accounts.path).execute("SELECT token_sha256 FROM sessions").fetchall()
+    assert token not in {row[0] for row in stored}  # only the token's digest is kept
+    accounts.close_session(token)
+    assert accounts.session(token) is None
+    token, _ = accounts.open_session(user, hours=1)
+    accounts.set_password("carol", "another long password")
+    assert accounts.session(token) is None
+    token, _ = accounts.open_session(user, hours=1)
+    accounts.set_disabled("carol", True)
+    assert accounts.session(token) is None
+    assert accounts.authenticate("carol", "another long password") is None
+    accounts.set_disabled("carol", False)
+    token, _ = accounts.open_session(user, hours=0.0001)
+    time.sleep(0.5)
+    assert accounts.session(token) is None
+
+
+def test_roles_include_the_ones_before() -> None:
+    assert Role.ADMIN.allows(Role.CUSTODIAN) and Role.ADMIN.allows(Role.INVESTIGATOR)
+    assert Role.CUSTODIAN.allows(Role.INVESTIGATOR) and not Role.CUSTODIAN.allows(Role.ADMIN)
+    assert not Role.INVESTIGATOR.allows(Role.CUSTODIAN)
+
+
+def test_login_throttle_counts_failures_in_a_sliding_window() -> None:
+    now = [1000.0]
+    throttle = LoginThrottle(attempts=3, window_seconds=60, clock=lambda: now[0])
+    for _ in range(3):
+        assert throttle.retry_after("user:a", "addr:x") == 0
+        throttle.failed("user:a", "addr:x")
+    assert throttle.retry_after("user:a") == pytest.approx(60)
+    assert throttle.retry_after("user:b", "addr:x") == pytest.approx(60)  # same address
+    now[0] += 30
+    assert throttle.retry_after("user:a") == pytest.approx(30)
+    now[0] += 31
+    assert throttle.retry_after("user:a", "addr:x") == 0
+    throttle.failed("user:a")
+    throttle.succeeded("user:a")
+    assert throttle.retry_after("user:a") == 0
+
+
+@pytest.mark.parametrize(
+    ("snippet", "expected"),
+    [
+        ("plain <mark>word</mark> text", "plain <mark>word</mark> text"),
+        ("<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;"),
+        ("&lt;b&gt; <mark>x</mark>", "&lt;b&gt; <mark>x</mark>"),
+        ("<mark>open", "<mark>open</mark>"),
+        ("stray </mark> close", "stray  close"),
+        ('<img src=x onerror="a()">', "&lt;img src=x onerror=&quot;a()&quot;&gt;"),
+    ],
+)
+def test_snippets_keep_only_balanced_marks(snippet: str, expected: str) -> None:
+    assert str(safe_snippet(snippet)) == expected
+
+
+def test_seconds_labels() -> None:
+    assert seconds_label(1.78) == "0:01.8"
+    assert seconds_label(6.44) == "0:06.4"
+    assert seconds_label(59.96) == "1:00.0"
+    assert seconds_label(3725.25) == "1:02:05.2"
+
+
+@pytest.mark.parametrize(
+    ("header", "size", "expected"),
+    [
+        (None, 100, None),
+        ("bytes=0-", 100, (0, 99)),
+        ("bytes=10-19", 100, (10, 19)),
+        ("bytes=90-200", 100, (90, 99)),
+        ("bytes=-10", 100, (90, 99)),
+        ("bytes=0-1,5-6", 100, None),  # several ranges: the whole object
+        ("items=0-1", 100, None),
+    ],
+)
+def test_byte_ranges(header: str | None, size: int, expected: tuple[int, int] | None) -> None:
+    assert parse_range(header, size) == expected
+
+
+@pytest.mark.parametrize("header", ["bytes=100-", "bytes=50-10"])
+def test_unsatisfiable_ranges(header: str) -> None:
+    with pytest.raises(ValueError):
+        parse_range(header, 100)
+
+
+def test_archived_html_loses_scripts_handlers_refreshes_and_live_links() -> None:
+    page = b"""<html><head><meta http-equiv="refresh" content="0;url=http://live.example/">
+    <base href="http://site.example/a/"><script src="app.js"></script>
+    <style>body { background: url(bg.png) }</style></head>
+    <body onload="steal()"><h1 onclick="x()">Title</h1>
+    <a href="javascript:alert(1)">js</a> <a href="next.html">next</a> <a href="mailto:x@y">m</a>
+    <img src="i.png" srcset="big.png 2x" onerror="alert(2)">
+    <iframe src="http://tracker.example/"></iframe><object data="x.swf"></object>
+    <form action="http://site.example/post"><input name="q"></form></body></html>"""
+    out = rewrite_archived_html(page, "http://site.example/a/page.html", lambda u: f"/r/web/{u}")
+    text = out.decode()
+    for banned in (
+        "<script",
+        "onload",
+        "onclick",
+        "onerror",
+        "javascript:",
+        "refresh",
+        "<iframe",
+        "<object",
+        "srcset",
+        "mailto:",
+        "live.example",
+        "tracker",
+    ):
+        assert banned not in text, banned
+    assert 'href="/r/web/http://site.example/a/next.html"' in text
+    assert 'src="/r/web/http://site.example/a/i.png"' in text
+    assert "url(/r/web/http://site.example/a/bg.png)" in text
+    assert "Title" in text
+
+
+def test_replay_grants_are_signed_and_expire() -> None:
+    key = b"k" * 32
+    grant = ReplayGrant("c0ffee00-0000-0000-0000-000000000000", "alice", int(time.time()) + 60)
+    token = sign_grant(key, grant)
+    assert read_grant(key, token) == grant
+    assert read_grant(b"x" * 32, token) is None
+    forged = sign_grant(key, grant).replace(token[:4], "AAAA", 1)
+    assert read_grant(key, forged) is None
+    assert read_grant(key, "garbage") is None
+    expired = sign_grant(key, ReplayGrant(grant.capture_id, "alice", int(time.time()) - 1))
+    assert read_grant(key, expired) is None
