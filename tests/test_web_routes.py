@@ -489,3 +489,32 @@ def test_replay_follows_a_link_to_another_archived_page(ivan: TestClient) -> Non
     assert linked.status_code == 200 and "<html" in linked.text.lower()
     missing = ivan.get(src.rsplit("/", 1)[0] + "/web/http://127.0.0.1:1/never-archived")
     assert missing.status_code == 404
+
+
+def test_custodians_verify_a_captures_fixity_and_damage_shows(
+    demo_archive: Path, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    copy_home(demo_archive, home)
+    accounts = Accounts(home / "web" / "accounts.sqlite")
+    accounts.add("cora", Role.CUSTODIAN, PASSWORDS["cora"][1])
+    accounts.add("ivan", Role.INVESTIGATOR, PASSWORDS["ivan"][1])
+    with make_client(home) as cora, make_client(home) as ivan:
+        log_in(cora, "cora")
+        log_in(ivan, "ivan")
+        capture = first_capture(cora, "задержание")
+        refused = ivan.post(f"/captures/{capture}/verify", data={"csrf": session_csrf(ivan)})
+        assert refused.status_code == 403
+        checked = cora.post(f"/captures/{capture}/verify", data={"csrf": session_csrf(cora)})
+        assert checked.status_code == 200 and 'data-fixity="intact"' in checked.text
+        manifest = json.loads(
+            next((home / "archive" / "captures").rglob(f"{capture}.json")).read_bytes()
+        )
+        text = home / "archive" / manifest["text"]["key"]
+        text.chmod(stat.S_IWUSR | stat.S_IRUSR)
+        text.write_bytes(text.read_bytes() + b" edited")
+        damaged = cora.post(f"/captures/{capture}/verify", data={"csrf": session_csrf(cora)})
+        assert 'data-fixity="damaged"' in damaged.text
+        events = list(CustodyLog(_store(home), ACCESS_CHAIN).events())
+        verified = [e["details"]["intact"] for e in events if e["type"] == "verified"]
+        assert verified == [True, False]
