@@ -10,7 +10,12 @@ import pytest
 from archive.local_store import LocalStore
 from archive.store import ObjectStore
 
-pytest_plugins = ["tests.s3_fixtures", "tests.http_fixtures", "tests.media_fixtures"]
+pytest_plugins = [
+    "tests.s3_fixtures",
+    "tests.http_fixtures",
+    "tests.media_fixtures",
+    "tests.web_fixtures",
+]
 STORE_BACKENDS = ["local", "s3"]
 
 

@@ -8,17 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_runs import run_cli, search_json, unused_port
+from tests.cli_runs import run_cli, search_json
 
 SPOKEN_ONLY_WORD = "избили"  # said in the demo video, written on no page
 
 
 @pytest.fixture(scope="module")
-def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("demo-home")
-    done = run_cli(home, "demo", "--port", str(unused_port()), timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return home
+def demo_home(demo_archive: Path) -> Path:
+    """The session's demo archive (tests/web_fixtures.py): built once, shared; nothing here
+    changes what it answers (``reindex`` rebuilds the same index)."""
+    return demo_archive
 
 
 def test_a_russian_noun_finds_the_page_that_says_the_verb(demo_home: Path) -> None:

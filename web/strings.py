@@ -56,6 +56,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "{events} events, verified {at} UTC",
         "ru": "событий: {events}, проверено {at} UTC",
     },
+    "chain_broken_summary": {"en": "verified {at} UTC:", "ru": "проверено {at} UTC:"},
     "access": {"en": "Views and downloads", "ru": "Просмотры и скачивания"},
     "event": {"en": "Event", "ru": "Событие"},
     "when": {"en": "When (UTC)", "ru": "Когда (UTC)"},
