@@ -15,6 +15,8 @@ SORTS: tuple[Sort, ...] = ("relevance", "newest", "oldest")
 KINDS = ("page", "post", "transcript")
 MAX_LIMIT = 1000
 MAX_OFFSET = 10_000
+FACET_SIZE = 20
+MAX_FACET_SIZE = 1000
 MARK_OPEN = "<mark>"
 MARK_CLOSE = "</mark>"
 
@@ -93,6 +95,31 @@ class Hit:
     end: float | None = None
 
 
+@dataclass(frozen=True)
+class FacetCount:
+    """One value of a facet and how many matching documents carry it."""
+
+    value: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Facets:
+    """Counts of the documents matching a request's query and filters, over all its pages.
+
+    Each facet holds at most the ``size`` asked for, by count descending then value
+    ascending; ``captured_months`` buckets the capture time by UTC month (``YYYY-MM``).
+    ``total`` is the number of matching documents. The counts are taken under every filter
+    of the request, the facet's own included (a kind filter leaves one kind)."""
+
+    total: int
+    kind: tuple[FacetCount, ...] = ()
+    source: tuple[FacetCount, ...] = ()
+    lang: tuple[FacetCount, ...] = ()
+    tag: tuple[FacetCount, ...] = ()
+    captured_months: tuple[FacetCount, ...] = ()
+
+
 class SearchBackend(Protocol):
     name: str
 
@@ -102,6 +129,10 @@ class SearchBackend(Protocol):
 
     def search(self, request: SearchRequest) -> list[Hit]:
         """One page of hits, in the request's order."""
+        ...
+
+    def facets(self, request: SearchRequest, size: int = FACET_SIZE) -> Facets:
+        """Counts of all the request's matches, unpaged; at most ``size`` values per facet."""
         ...
 
     def count(self) -> int: ...

@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any, cast
 
 from elasticsearch import ApiError, TransportError
 
-from index.backend import Hit, IndexUnavailableError, SearchRequest
+from index.backend import FACET_SIZE, Facets, Hit, IndexUnavailableError, SearchRequest
 from index.documents import Document
 from index.es_config import INDEX_NAME, EsConfig, EsConfigError
-from index.es_query import hits_from_response, search_body
+from index.es_query import facets_body, facets_from_response, hits_from_response, search_body
 from index.es_schema import (
     field_group,
     index_mappings,
@@ -287,6 +287,10 @@ class ElasticsearchBackend:
     def search(self, request: SearchRequest) -> list[Hit]:
         response = self.client.search(index=self.target, body=search_body(request))
         return hits_from_response(response.body)
+
+    def facets(self, request: SearchRequest, size: int = FACET_SIZE) -> Facets:
+        response = self.client.search(index=self.target, body=facets_body(request, size))
+        return facets_from_response(response.body, size)
 
     def count(self) -> int:
         return int(self.client.count(index=self.target)["count"])

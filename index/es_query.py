@@ -18,7 +18,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from index.analysis import FOLD, WordForms, query_languages
-from index.backend import MARK_CLOSE, MARK_OPEN, Hit, SearchFilters, SearchRequest, Sort
+from index.backend import (
+    FACET_SIZE,
+    MARK_CLOSE,
+    MARK_OPEN,
+    FacetCount,
+    Facets,
+    Hit,
+    SearchFilters,
+    SearchRequest,
+    Sort,
+)
 from index.es_schema import (
     ANY_LANGUAGE_ANALYZER,
     LANGUAGE_GROUPS,
@@ -28,6 +38,7 @@ from index.es_schema import (
     text_field,
     title_field,
 )
+from index.facets import check_facet_size, top_counts
 from index.query import All, Node, Phrase, Term
 from index.query import Any as AnyOf
 
@@ -47,6 +58,11 @@ SORTS: dict[Sort, list[dict[str, Any]]] = {
     "newest": [{"captured_at": {"order": "desc"}}, {"id": {"order": "desc"}}],
     "oldest": [{"captured_at": {"order": "asc"}}, {"id": {"order": "asc"}}],
 }
+# The facets counted by a terms aggregation, by name (the Facets field) and keyword field;
+# ties in count go by value, as on SQLite.
+FACET_FIELDS = {"kind": "kind", "source": "source", "lang": "lang", "tag": "tags"}
+TERMS_ORDER = [{"_count": "desc"}, {"_key": "asc"}]
+MONTHS = "captured_months"
 _MARKS = re.compile(f"({re.escape(MARK_OPEN)}|{re.escape(MARK_CLOSE)})")
 
 
@@ -174,17 +190,23 @@ def highlight_clause(scope: Scope) -> dict[str, Any]:
     }
 
 
-def search_body(request: SearchRequest, forms: WordForms | None = None) -> dict[str, Any]:
-    """The ``_search`` body of a request. ``forms`` reduces prefix words (a fresh
-    :class:`WordForms` when not given; one is not shared between threads)."""
+def request_query(request: SearchRequest, forms: WordForms | None = None) -> dict[str, Any]:
+    """The ``query`` of a request: its words must match, its filters restrict."""
     scope = Scope.of(request.filters.lang)
     root = query_clause(request.query.root, scope, forms or WordForms())
     query: dict[str, Any] = {"must": [root]}
     filters = filter_clauses(request.filters)
     if filters:
         query["filter"] = filters
+    return {"bool": query}
+
+
+def search_body(request: SearchRequest, forms: WordForms | None = None) -> dict[str, Any]:
+    """The ``_search`` body of a request. ``forms`` reduces prefix words (a fresh
+    :class:`WordForms` when not given; one is not shared between threads)."""
+    scope = Scope.of(request.filters.lang)
     return {
-        "query": {"bool": query},
+        "query": request_query(request, forms),
         "sort": SORTS[request.sort],
         "track_scores": True,
         "track_total_hits": False,
@@ -193,6 +215,53 @@ def search_body(request: SearchRequest, forms: WordForms | None = None) -> dict[
         "_source": {"excludes": [text_field(group) for group in LANGUAGE_GROUPS]},
         "highlight": highlight_clause(scope),
     }
+
+
+def facets_body(
+    request: SearchRequest, size: int = FACET_SIZE, forms: WordForms | None = None
+) -> dict[str, Any]:
+    """The ``_search`` body counting a request's matches per facet: no hits, an exact
+    total, the ``size`` most frequent values of each keyword field and every capture month
+    that has a match. Sort, limit and offset are ignored. The counts are exact while the index
+    has one shard (the schema's)."""
+    check_facet_size(size)
+    aggregations: dict[str, Any] = {
+        name: {"terms": {"field": field, "size": size, "order": TERMS_ORDER}}
+        for name, field in FACET_FIELDS.items()
+    }
+    aggregations[MONTHS] = {
+        "date_histogram": {
+            "field": "captured_at",
+            "calendar_interval": "month",
+            "format": "yyyy-MM",
+            "time_zone": "UTC",
+            "min_doc_count": 1,
+        }
+    }
+    return {
+        "query": request_query(request, forms),
+        "size": 0,
+        "track_total_hits": True,
+        "aggs": aggregations,
+    }
+
+
+def facets_from_response(response: Mapping[str, Any], size: int = FACET_SIZE) -> Facets:
+    """The facets of a :func:`facets_body` response, ranked as on every backend."""
+    aggregations: Mapping[str, Any] = response.get("aggregations") or {}
+
+    def counts(name: str, key: str) -> tuple[FacetCount, ...]:
+        buckets = (aggregations.get(name) or {}).get("buckets") or []
+        return top_counts({str(b[key]): int(b["doc_count"]) for b in buckets}, size)
+
+    return Facets(
+        total=int(response["hits"]["total"]["value"]),
+        kind=counts("kind", "key"),
+        source=counts("source", "key"),
+        lang=counts("lang", "key"),
+        tag=counts("tag", "key"),
+        captured_months=counts(MONTHS, "key_as_string"),
+    )
 
 
 def normalise_snippet(fragment: str) -> str:

@@ -10,15 +10,26 @@ written out with every word quoted, so nothing typed is ever read as FTS5 or SQL
 from __future__ import annotations
 
 import contextlib
+from collections import Counter
 from collections.abc import Iterator, Sequence
+from itertools import islice
+from operator import itemgetter
 from pathlib import Path
 from typing import Any as AnyValue
 
 import apsw
 
 from index.analysis import WordForms
-from index.backend import Hit, IndexUnavailableError, SearchFilters, SearchRequest
+from index.backend import (
+    FACET_SIZE,
+    Facets,
+    Hit,
+    IndexUnavailableError,
+    SearchFilters,
+    SearchRequest,
+)
 from index.documents import Document
+from index.facets import check_facet_size, top_counts
 from index.query import All, Any, Node, Phrase, Term
 from index.snippets import (
     CLOSE_SENTINEL,
@@ -32,6 +43,11 @@ FORMAT = "osint-archive-index/2"
 SNIPPET_TOKENS = 24
 TITLE_WEIGHT = 3.0
 BUSY_TIMEOUT_MS = 30_000
+# Facet rows are counted this many at a time: Python memory stays bounded however many
+# documents match, and Counter.update over a batch runs in C (measured on 1M documents: as
+# fast as GROUP BYs over a materialised CTE for 35k matches, a fifth faster for 700k).
+FACET_BATCH = 10_000
+FACET_COLUMNS = ("kind", "source", "lang", "tags", "month")
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (
@@ -244,6 +260,39 @@ class SqliteFtsBackend:
             request.offset,
         ]
         return [_hit(row) for row in self._db.execute(sql, bound)]
+
+    def facets(self, request: SearchRequest, size: int = FACET_SIZE) -> Facets:
+        check_facet_size(size)
+        where, params = _filter_sql(request.filters)
+        # One pass over the matches, no ranking; values are bound as in ``search``. Capture
+        # times are stored as UTC ISO strings (collectors stamp them in UTC, and the date
+        # filters compare them as text), so the first seven characters are the UTC month.
+        sql = (
+            "SELECT d.kind, d.source, d.lang, d.tags, substr(d.captured_at, 1, 7)"  # noqa: S608
+            " FROM documents_fts JOIN documents d ON d.rowid = documents_fts.rowid"
+            " WHERE documents_fts MATCH fts5_locale(?, ?)"
+            + "".join(f" AND {condition}" for condition in where)
+        )
+        bound = [request.filters.lang, fts_expression(request.query.root), *params]
+        cursor = self._db.execute(sql, bound)
+        counts: dict[str, Counter[str]] = {column: Counter() for column in FACET_COLUMNS}
+        total = 0
+        while rows := list(islice(cursor, FACET_BATCH)):
+            total += len(rows)
+            for position, column in enumerate(FACET_COLUMNS):
+                counts[column].update(map(itemgetter(position), rows))
+        tags: Counter[str] = Counter()
+        for joined, count in counts["tags"].items():
+            for tag in set(joined.split()):  # a tag listed twice is one document, as on ES
+                tags[tag] += count
+        return Facets(
+            total=total,
+            kind=top_counts(counts["kind"], size),
+            source=top_counts(counts["source"], size),
+            lang=top_counts(counts["lang"], size),
+            tag=top_counts(tags, size),
+            captured_months=top_counts(counts["month"], size),
+        )
 
     def stored_documents(self) -> list[tuple[AnyValue, ...]]:
         """Every indexed document's fields and stored text, in id order (for checks: two

@@ -30,7 +30,15 @@ from index.analysis import (
     WordForms,
     _derivational,
 )
-from index.backend import MAX_LIMIT, MAX_OFFSET, SearchFilters, SearchRequest
+from index.backend import (
+    MAX_FACET_SIZE,
+    MAX_LIMIT,
+    MAX_OFFSET,
+    FacetCount,
+    Facets,
+    SearchFilters,
+    SearchRequest,
+)
 from index.documents import Document
 from index.es_backend import (
     Backoff,
@@ -42,7 +50,13 @@ from index.es_backend import (
     document_source,
 )
 from index.es_config import EsConfig, EsConfigError
-from index.es_query import hits_from_response, normalise_snippet, search_body
+from index.es_query import (
+    facets_body,
+    facets_from_response,
+    hits_from_response,
+    normalise_snippet,
+    search_body,
+)
 from index.es_schema import (
     ANY_LANGUAGE_ANALYZER,
     DERIVED_N,
@@ -639,6 +653,95 @@ def test_hostile_filter_values_are_exact_terms() -> None:
     assert {"term": {"kind": "{}"}} in clauses
 
 
+def terms(field: str, size: int) -> dict[str, Any]:
+    order = [{"_count": "desc"}, {"_key": "asc"}]
+    return {"terms": {"field": field, "size": size, "order": order}}
+
+
+def test_facets_body_counts_the_search_matches() -> None:
+    filters = SearchFilters(kind="post", lang="be", tag="protest", since=CAPTURED)
+    request = SearchRequest.of("суд OR затрым*", filters, sort="newest", limit=50, offset=100)
+    body = facets_body(request, size=7)
+    # The same query and filters as the search, but no hits, order, page or highlights.
+    assert body["query"] == search_body(request)["query"]
+    assert (body["size"], body["track_total_hits"]) == (0, True)
+    assert not {"from", "sort", "highlight", "_source", "track_scores"} & set(body)
+    assert body["aggs"] == {
+        "kind": terms("kind", 7),
+        "source": terms("source", 7),
+        "lang": terms("lang", 7),
+        "tag": terms("tags", 7),
+        "captured_months": {
+            "date_histogram": {
+                "field": "captured_at",
+                "calendar_interval": "month",
+                "format": "yyyy-MM",
+                "time_zone": "UTC",
+                "min_doc_count": 1,
+            }
+        },
+    }
+    mapped = index_mappings()["properties"]
+    for aggregation in body["aggs"].values():
+        field = next(iter(aggregation.values()))["field"]
+        assert mapped[field]["type"] in ("keyword", "date")
+    assert facets_body(SearchRequest.of("суд"))["aggs"]["kind"] == terms("kind", 20)
+
+
+@pytest.mark.parametrize("size", [0, MAX_FACET_SIZE + 1])
+def test_facets_body_refuses_sizes_out_of_range(size: int) -> None:
+    with pytest.raises(ValueError, match="facet size"):
+        facets_body(SearchRequest.of("суд"), size)
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_text_in_facets_stays_a_plain_value(text: str) -> None:
+    try:
+        request = SearchRequest.of(text)
+    except ValueError:  # QueryError: nothing searchable in it
+        return
+    body = facets_body(request)
+    keys, _ = _shape(body)
+    assert not keys & {"query_string", "simple_query_string", "script", "wrapper"}
+    assert body["query"] == search_body(request)["query"]
+
+
+def buckets(*pairs: tuple[str, int]) -> dict[str, Any]:
+    return {"buckets": [{"key": key, "doc_count": count} for key, count in pairs]}
+
+
+FACETS_RESPONSE: dict[str, Any] = {
+    "hits": {"total": {"value": 12, "relation": "eq"}, "hits": []},
+    "aggregations": {
+        "kind": buckets(("page", 7), ("post", 4), ("transcript", 1)),
+        "source": buckets(("b-news", 6), ("a-news", 6)),
+        "lang": buckets(("ru", 12)),
+        "tag": buckets(),
+        "captured_months": {
+            "buckets": [
+                {"key_as_string": "2023-12", "key": 1701388800000, "doc_count": 2},
+                {"key_as_string": "2024-01", "key": 1704067200000, "doc_count": 5},
+                {"key_as_string": "2024-02", "key": 1706745600000, "doc_count": 5},
+            ]
+        },
+    },
+}
+
+
+def test_facets_response_ranked_by_count_then_value() -> None:
+    facets = facets_from_response(FACETS_RESPONSE, size=2)
+    assert facets == Facets(
+        total=12,
+        kind=(FacetCount("page", 7), FacetCount("post", 4)),
+        source=(FacetCount("a-news", 6), FacetCount("b-news", 6)),
+        lang=(FacetCount("ru", 12),),
+        tag=(),
+        captured_months=(FacetCount("2024-01", 5), FacetCount("2024-02", 5)),
+    )
+    empty = {"hits": {"total": {"value": 0, "relation": "eq"}, "hits": []}}
+    assert facets_from_response(empty) == Facets(total=0)
+
+
 def test_request_parser_is_shared() -> None:
     assert parse_query("суд*").root == Term("суд", prefix=True)
 
@@ -1000,3 +1103,22 @@ def test_search_and_count_through_the_client(fake_es: FakeElasticsearch) -> None
     searched = next(r for r in fake_es.requests if r.path.endswith("/_search"))
     assert searched.path == "/osint-test/_search"
     assert json.loads(searched.body) == search_body(request)
+
+
+def test_facets_through_the_client(fake_es: FakeElasticsearch) -> None:
+    fake_es.search_answer = FACETS_RESPONSE
+    backend = backend_for(fake_es)
+    request = SearchRequest.of("суд", SearchFilters(source="a-news"))
+    facets = backend.facets(request, size=3)
+    with pytest.raises(ValueError, match="facet size"):
+        backend.facets(request, size=0)
+    backend.close()
+    assert facets.total == 12
+    assert facets.kind == (
+        FacetCount("page", 7),
+        FacetCount("post", 4),
+        FacetCount("transcript", 1),
+    )
+    (searched,) = [r for r in fake_es.requests if r.path.endswith("/_search")]
+    assert searched.path == "/osint-test/_search"
+    assert json.loads(searched.body) == facets_body(request, 3)

@@ -7,13 +7,23 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from index.backend import SearchBackend, SearchFilters, SearchRequest
+from index.backend import (
+    MAX_FACET_SIZE,
+    MAX_LIMIT,
+    FacetCount,
+    Facets,
+    Hit,
+    SearchBackend,
+    SearchFilters,
+    SearchRequest,
+)
 from index.documents import Document
 from index.query import QueryError
 
@@ -201,8 +211,12 @@ def test_prefix_search(backend: SearchBackend) -> None:
     assert ids(backend, "затрым*") == ["be-journalists"]
 
 
+# Every document but «en-report»: 33 pages, 2 posts, 1 transcript.
+EVERYTHING = "Минск OR суд OR адвокат OR Брест OR акция"
+
+
 def test_filters_by_kind_source_tag_and_dates(backend: SearchBackend) -> None:
-    everything = "Минск OR суд OR адвокат OR Брест OR акция"
+    everything = EVERYTHING
     assert ids(backend, everything, filters={"kind": "transcript"}) == ["transcript-1"]
     assert ids(backend, everything, filters={"source": "be-news"}) == ["be-journalists"]
     assert ids(backend, everything, filters={"tag": "media-freedom"}) == ["be-journalists"]
@@ -245,23 +259,144 @@ def test_snippets_are_escaped_html_with_only_marks(backend: SearchBackend) -> No
     assert "<" not in without_marks and ">" not in without_marks
 
 
-@pytest.mark.parametrize(
-    "query",
-    [
-        "\"'; DROP TABLE documents; --",
-        "title:суд",
-        "суд)",
-        "(суд",
-        '"суд',
-        "NEAR(суд",
-        '{"query": {"match_all": {}}}',
-        "суд^10 OR ~волонтёрами",
-        "a\\b OR суд",
-    ],
-)
+HOSTILE_QUERIES = [
+    "\"'; DROP TABLE documents; --",
+    "title:суд",
+    "суд)",
+    "(суд",
+    '"суд',
+    "NEAR(суд",
+    '{"query": {"match_all": {}}}',
+    "суд^10 OR ~волонтёрами",
+    "a\\b OR суд",
+]
+
+
+@pytest.mark.parametrize("query", HOSTILE_QUERIES)
 def test_hostile_queries_are_searched_as_words(backend: SearchBackend, query: str) -> None:
     hits = backend.search(SearchRequest.of(query))
     assert all(h.id.split(":", 1)[1] != "ru-weather" for h in hits)
+    assert backend.count() == len(CORPUS)
+
+
+# --- facets --------------------------------------------------------------------------------
+
+
+def pairs(counts: Iterable[FacetCount]) -> list[tuple[str, int]]:
+    return [(count.value, count.count) for count in counts]
+
+
+def facets_of(backend: SearchBackend, query: str, size: int = 20, **filters: object) -> Facets:
+    return backend.facets(SearchRequest.of(query, SearchFilters(**filters)), size)  # type: ignore[arg-type]
+
+
+def ranked(values: Iterable[str], size: int) -> list[tuple[str, int]]:
+    return sorted(Counter(values).items(), key=lambda item: (-item[1], item[0]))[:size]
+
+
+def facets_from_hits(hits: list[Hit], size: int) -> dict[str, list[tuple[str, int]]]:
+    """What every backend's facets must say: the same counts taken from all the hits."""
+    return {
+        "kind": ranked((h.kind for h in hits), size),
+        "source": ranked((h.source for h in hits), size),
+        "lang": ranked((h.lang for h in hits), size),
+        "tag": ranked((t for h in hits for t in set(h.tags)), size),
+        "captured_months": ranked((h.captured_at[:7] for h in hits), size),
+    }
+
+
+def test_facets_count_every_match_per_field(backend: SearchBackend) -> None:
+    found = facets_of(backend, EVERYTHING)
+    assert found.total == 36
+    assert pairs(found.kind) == [("page", 33), ("post", 2), ("transcript", 1)]
+    assert pairs(found.source) == [
+        ("ru-news", 32),
+        ("be-news", 1),
+        ("ru-channel", 1),
+        ("ru-video", 1),
+        ("uk-channel", 1),
+    ]
+    assert pairs(found.lang) == [("ru", 34), ("be", 1), ("uk", 1)]
+    assert pairs(found.tag) == [("news", 34), ("telegram", 2), ("media-freedom", 1)]
+    assert pairs(found.captured_months) == [
+        ("2024-04", 22),
+        ("2024-05", 9),
+        ("2024-03", 4),
+        ("2023-01", 1),
+    ]
+
+
+def test_facets_ignore_order_and_page(backend: SearchBackend) -> None:
+    paged = SearchRequest.of(EVERYTHING, sort="newest", limit=1, offset=30)
+    assert backend.facets(paged) == facets_of(backend, EVERYTHING)
+
+
+def test_facets_keep_the_most_frequent_values(backend: SearchBackend) -> None:
+    found = facets_of(backend, EVERYTHING, size=2)
+    assert found.total == 36
+    assert pairs(found.kind) == [("page", 33), ("post", 2)]
+    assert pairs(found.source) == [("ru-news", 32), ("be-news", 1)]
+    assert pairs(found.tag) == [("news", 34), ("telegram", 2)]
+    assert pairs(found.captured_months) == [("2024-04", 22), ("2024-05", 9)]
+
+
+@pytest.mark.parametrize("size", [0, -1, MAX_FACET_SIZE + 1])
+def test_facet_size_out_of_range_is_refused(backend: SearchBackend, size: int) -> None:
+    with pytest.raises(ValueError, match="facet size"):
+        facets_of(backend, EVERYTHING, size=size)
+
+
+def test_facets_respect_filters(backend: SearchBackend) -> None:
+    posts = facets_of(backend, EVERYTHING, kind="post")
+    assert posts.total == 2
+    assert pairs(posts.kind) == [("post", 2)]
+    assert pairs(posts.source) == [("ru-channel", 1), ("uk-channel", 1)]
+    assert pairs(posts.lang) == [("ru", 1), ("uk", 1)]
+    assert pairs(posts.tag) == [("telegram", 2)]
+    assert pairs(posts.captured_months) == [("2024-03", 2)]
+    tagged = facets_of(backend, EVERYTHING, tag="media-freedom")
+    assert (tagged.total, pairs(tagged.source)) == (1, [("be-news", 1)])
+    assert pairs(tagged.tag) == [("media-freedom", 1), ("news", 1)]
+    window = facets_of(
+        backend, EVERYTHING, since=T0 + timedelta(days=20), until=T0 + timedelta(days=21, hours=1)
+    )
+    assert window.total == 2
+    assert pairs(window.lang) == [("be", 1), ("uk", 1)]
+    assert pairs(window.tag) == [("media-freedom", 1), ("news", 1), ("telegram", 1)]
+    assert facets_of(backend, EVERYTHING, source="no-such-source") == Facets(total=0)
+
+
+def test_facets_of_no_match_are_empty(backend: SearchBackend) -> None:
+    assert facets_of(backend, "несуществующееслово") == Facets(total=0)
+
+
+@pytest.mark.parametrize(
+    ("query", "filters"),
+    [
+        (EVERYTHING, {}),
+        (EVERYTHING, {"lang": "ru"}),
+        (EVERYTHING, {"kind": "page", "until": T0 + timedelta(days=50)}),
+        ("журналисты NOT затрымалі", {}),
+        ("задерж* OR затрым* OR detain*", {}),
+        ('"прошла у посольства"', {"tag": "news"}),
+        *[(query, {}) for query in HOSTILE_QUERIES],
+    ],
+)
+def test_facets_agree_with_all_hits(
+    backend: SearchBackend, query: str, filters: dict[str, object]
+) -> None:
+    request = SearchRequest.of(query, SearchFilters(**filters), limit=MAX_LIMIT)  # type: ignore[arg-type]
+    hits = backend.search(request)
+    for size in (1, 3, 20):
+        found = backend.facets(request, size)
+        assert found.total == len(hits)
+        assert {
+            "kind": pairs(found.kind),
+            "source": pairs(found.source),
+            "lang": pairs(found.lang),
+            "tag": pairs(found.tag),
+            "captured_months": pairs(found.captured_months),
+        } == facets_from_hits(hits, size)
     assert backend.count() == len(CORPUS)
 
 
