@@ -39,6 +39,10 @@ APP_POLICY = (
 
 
 def _refresh_catalog_forever(state: AppState, stop: threading.Event) -> None:
+    interval = max(state.settings.catalog_refresh_seconds, 1.0)
+    # `serve` catalogues before it starts listening; the first round waits its turn.
+    if state.catalog.last_refresh and stop.wait(interval):
+        return
     while True:
         try:
             added = state.catalog.refresh()
@@ -46,7 +50,7 @@ def _refresh_catalog_forever(state: AppState, stop: threading.Event) -> None:
                 log.info("catalogue: %d new captures", added)
         except Exception:  # the next round tries again; pages still serve what is known
             log.exception("catalogue refresh failed")
-        if stop.wait(max(state.settings.catalog_refresh_seconds, 1.0)):
+        if stop.wait(interval):
             return
 
 

@@ -6,13 +6,15 @@ from the request ever reaches the store, so there is nothing to traverse.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import FileResponse, Response
+from starlette.concurrency import run_in_threadpool
 
-from archive.audit_payloads import check_payload
+from archive.audit_payloads import PayloadCheck, check_payload
 from archive.export import ExportError, export_wacz
 from web.capture_page import (
     SHA256,
@@ -183,10 +185,15 @@ async def verify_capture(request: Request, capture_id: str, viewer: Custodian) -
     capture = capture_or_404(request, capture_id)
     store = state_of(request).store
     warc_keys = {capture.manifest.warc.key}
-    checks = [
-        check_payload(store, key, sha256, key in warc_keys)
-        for key, sha256 in capture.manifest.object_refs()
-    ]
+
+    def check_all() -> list[PayloadCheck]:
+        return [
+            check_payload(store, key, sha256, key in warc_keys)
+            for key, sha256 in capture.manifest.object_refs()
+        ]
+
+    # Re-hashing a video takes a while: off the event loop, so other pages keep answering.
+    checks = await run_in_threadpool(check_all)
     intact = all(c.actual == c.expected and not (c.warc and c.warc.problems) for c in checks)
     record(
         request,
@@ -213,7 +220,8 @@ async def export_capture(
     folder = Path(tempfile.mkdtemp(prefix="osint-archive-export-"))
     out = folder / f"{capture.manifest.capture_id}.wacz"
     try:
-        export_wacz(
+        await run_in_threadpool(
+            export_wacz,
             state.store,
             [capture.manifest],
             out,
@@ -222,13 +230,7 @@ async def export_capture(
             actor=f"web:{viewer.username}",
         )
     except ExportError as err:
-        folder.rmdir()
+        shutil.rmtree(folder, ignore_errors=True)
         return render(request, "error.html", viewer, 409, title_key="export", detail=str(err))
-    background.add_task(_remove, folder)
+    background.add_task(shutil.rmtree, folder, ignore_errors=True)
     return FileResponse(out, media_type="application/wacz+zip", filename=out.name)
-
-
-def _remove(folder: Path) -> None:
-    for path in folder.iterdir():
-        path.unlink()
-    folder.rmdir()

@@ -111,7 +111,8 @@ def replay_frame(
 def _granted(request: Request, token: str) -> LoadedCapture:
     state = state_of(request)
     grant = read_grant(state.replay_key, token)
-    if grant is None or state.accounts.get(grant.username) is None:
+    user = state.accounts.get(grant.username) if grant is not None else None
+    if grant is None or user is None or user.disabled:
         raise NotFoundError
     try:
         return load_capture(state, grant.capture_id)
