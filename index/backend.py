@@ -110,7 +110,9 @@ class Facets:
     Each facet holds at most the ``size`` asked for, by count descending then value
     ascending; ``captured_months`` buckets the capture time by UTC month (``YYYY-MM``).
     ``total`` is the number of matching documents. The counts are taken under every filter
-    of the request, the facet's own included (a kind filter leaves one kind)."""
+    of the request, the facet's own included (a kind filter leaves one kind). ``complete`` is
+    False when a backend counted only the first ``max_matches`` matches it was allowed to:
+    ``total`` and the counts are then lower bounds."""
 
     total: int
     kind: tuple[FacetCount, ...] = ()
@@ -118,6 +120,7 @@ class Facets:
     lang: tuple[FacetCount, ...] = ()
     tag: tuple[FacetCount, ...] = ()
     captured_months: tuple[FacetCount, ...] = ()
+    complete: bool = True
 
 
 class SearchBackend(Protocol):
@@ -131,8 +134,12 @@ class SearchBackend(Protocol):
         """One page of hits, in the request's order."""
         ...
 
-    def facets(self, request: SearchRequest, size: int = FACET_SIZE) -> Facets:
-        """Counts of all the request's matches, unpaged; at most ``size`` values per facet."""
+    def facets(
+        self, request: SearchRequest, size: int = FACET_SIZE, max_matches: int | None = None
+    ) -> Facets:
+        """Counts of all the request's matches, unpaged; at most ``size`` values per facet.
+        A backend that counts by reading matches stops after ``max_matches`` (and says so in
+        ``Facets.complete``); one that counts from its own structures may ignore it."""
         ...
 
     def count(self) -> int: ...

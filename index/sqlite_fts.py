@@ -261,8 +261,12 @@ class SqliteFtsBackend:
         ]
         return [_hit(row) for row in self._db.execute(sql, bound)]
 
-    def facets(self, request: SearchRequest, size: int = FACET_SIZE) -> Facets:
+    def facets(
+        self, request: SearchRequest, size: int = FACET_SIZE, max_matches: int | None = None
+    ) -> Facets:
         check_facet_size(size)
+        if max_matches is not None and max_matches < 1:
+            raise ValueError("max_matches must be at least 1")
         where, params = _filter_sql(request.filters)
         # One pass over the matches, no ranking; values are bound as in ``search``. Capture
         # times are stored as UTC ISO strings (collectors stamp them in UTC, and the date
@@ -273,14 +277,23 @@ class SqliteFtsBackend:
             " WHERE documents_fts MATCH fts5_locale(?, ?)"
             + "".join(f" AND {condition}" for condition in where)
         )
-        bound = [request.filters.lang, fts_expression(request.query.root), *params]
+        bound: list[object] = [request.filters.lang, fts_expression(request.query.root), *params]
+        if max_matches is not None:
+            sql += " LIMIT ?"  # one more than counted tells that more exist
+            bound.append(max_matches + 1)
         cursor = self._db.execute(sql, bound)
         counts: dict[str, Counter[str]] = {column: Counter() for column in FACET_COLUMNS}
         total = 0
+        complete = True
         while rows := list(islice(cursor, FACET_BATCH)):
+            if max_matches is not None and total + len(rows) > max_matches:
+                rows = rows[: max_matches - total]
+                complete = False
             total += len(rows)
             for position, column in enumerate(FACET_COLUMNS):
                 counts[column].update(map(itemgetter(position), rows))
+            if not complete:
+                break
         tags: Counter[str] = Counter()
         for joined, count in counts["tags"].items():
             for tag in set(joined.split()):  # a tag listed twice is one document, as on ES
@@ -292,6 +305,7 @@ class SqliteFtsBackend:
             lang=top_counts(counts["lang"], size),
             tag=top_counts(tags, size),
             captured_months=top_counts(counts["month"], size),
+            complete=complete,
         )
 
     def stored_documents(self) -> list[tuple[AnyValue, ...]]:

@@ -16,6 +16,9 @@ from web.pages import Investigator, render, state_of
 
 router = APIRouter()
 PAGE_SIZE = 20
+# Facets stop counting where pages end: a word in most documents would otherwise cost a
+# second of counting for numbers nobody pages through; the page then says "10,000+".
+FACET_MATCHES = MAX_OFFSET
 FILTER_NAMES = ("kind", "source", "lang", "tag", "since", "until")
 
 
@@ -141,9 +144,13 @@ def search_page(request: Request, viewer: Investigator) -> Response:
         except QueryError as err:
             context["error"] = str(err)
             return render(request, "search.html", viewer, 400, **context)
-        index = state_of(request).index.get()
-        hits = index.search(search)
-        facets: Facets = index.facets(search)
+        state = state_of(request)
+        # As many searches at once as the machine has cores: more would only share the CPU,
+        # stretching every search (a heavy one to many seconds) instead of queueing.
+        with state.search_slots:
+            index = state.index.get()
+            hits = index.search(search)
+            facets: Facets = index.facets(search, max_matches=FACET_MATCHES)
         pages = max(1, -(-min(facets.total, MAX_OFFSET + PAGE_SIZE) // PAGE_SIZE))
         context.update(
             rows=[HitRow(hit) for hit in hits],

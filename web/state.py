@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import threading
 from dataclasses import dataclass, field
@@ -54,6 +55,9 @@ class AppState:
     warcs: WarcReader
     throttle: LoginThrottle
     index: IndexConnections
+    search_slots: threading.BoundedSemaphore = field(
+        default_factory=lambda: threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
+    )
     # Signs replay links; a new one each start, so a replay link dies with the server.
     replay_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
 

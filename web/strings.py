@@ -30,6 +30,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "remove_filter": {"en": "remove filter", "ru": "убрать фильтр"},
     "results": {"en": "Results", "ru": "Результаты"},
     "found": {"en": "{n} found", "ru": "Найдено: {n}"},
+    "counts_of_first": {
+        "en": "Counts among the first {n} matches.",
+        "ru": "Подсчёт по первым {n} совпадениям.",
+    },
     "no_results": {"en": "Nothing found.", "ru": "Ничего не найдено."},
     "page_n": {"en": "Page {n}", "ru": "Страница {n}"},
     "previous": {"en": "Previous", "ru": "Назад"},
