@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
 from collections.abc import Callable
@@ -41,6 +42,12 @@ def _accounts() -> Accounts:
 )
 @click.option("--ssl-keyfile", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Server processes (default: one per CPU core; searches and pages use one core each).",
+)
+@click.option(
     "--forwarded-allow-ips",
     default=None,
     help="Behind a TLS proxy: the proxy's addresses, whose X-Forwarded-* headers are trusted.",
@@ -50,6 +57,7 @@ def serve(
     port: int,
     ssl_certfile: Path | None,
     ssl_keyfile: Path | None,
+    workers: int | None,
     forwarded_allow_ips: str | None,
 ) -> None:
     """The investigators' web UI: search, capture pages, replay, transcript player.
@@ -88,11 +96,16 @@ def serve(
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
     err_console.print(
         f"{added} new captures catalogued; serving {settings.archive.home} at"
-        f" {scheme}://{shown}:{port}/ (Ctrl+C stops)",
+        f" {scheme}://{shown}:{port}/ with {workers or os.cpu_count() or 1} process(es)"
+        " (Ctrl+C stops)",
         highlight=False,
     )
+    processes = workers or os.cpu_count() or 1
     uvicorn.run(
-        app,
+        # Several processes need the application by name; each builds its own.
+        "web.app:app_from_env" if processes > 1 else app,
+        factory=processes > 1,
+        workers=processes,
         host=host,
         port=port,
         ssl_certfile=str(ssl_certfile) if ssl_certfile else None,

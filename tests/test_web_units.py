@@ -14,6 +14,7 @@ from web.downloads import parse_range
 from web.markup import safe_snippet, seconds_label
 from web.replay_html import rewrite_archived_html
 from web.routes_replay import ReplayGrant, read_grant, sign_grant
+from web.state import replay_key
 from web.throttle import LoginThrottle
 
 
@@ -69,9 +70,10 @@ def test_roles_include_the_ones_before() -> None:
     assert not Role.INVESTIGATOR.allows(Role.CUSTODIAN)
 
 
-def test_login_throttle_counts_failures_in_a_sliding_window() -> None:
+def test_login_throttle_counts_failures_in_a_sliding_window(tmp_path: Path) -> None:
     now = [1000.0]
-    throttle = LoginThrottle(attempts=3, window_seconds=60, clock=lambda: now[0])
+    path = tmp_path / "accounts.sqlite"
+    throttle = LoginThrottle(path, attempts=3, window_seconds=60, clock=lambda: now[0])
     for _ in range(3):
         assert throttle.retry_after("user:a", "addr:x") == 0
         throttle.failed("user:a", "addr:x")
@@ -84,6 +86,22 @@ def test_login_throttle_counts_failures_in_a_sliding_window() -> None:
     throttle.failed("user:a")
     throttle.succeeded("user:a")
     assert throttle.retry_after("user:a") == 0
+
+
+def test_login_failures_are_shared_by_server_processes(tmp_path: Path) -> None:
+    path = tmp_path / "accounts.sqlite"
+    first = LoginThrottle(path, attempts=2, window_seconds=60)
+    second = LoginThrottle(path, attempts=2, window_seconds=60)
+    first.failed("user:a")
+    second.failed("user:a")
+    assert first.retry_after("user:a") > 0 and second.retry_after("user:a") > 0
+
+
+def test_replay_key_is_made_once_and_kept(tmp_path: Path) -> None:
+    key = replay_key(tmp_path / "web" / "replay.key")
+    assert len(key) == 32 and replay_key(tmp_path / "web" / "replay.key") == key
+    assert oct((tmp_path / "web" / "replay.key").stat().st_mode & 0o777) == "0o600"
+    assert [p.name for p in (tmp_path / "web").iterdir()] == ["replay.key"]
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,10 @@ session, private copies of an archive, and ``osint-archive serve`` run as a real
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -140,14 +143,14 @@ def _wait_until_answering(process: subprocess.Popen[bytes], base_url: str, log: 
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
+    """Stop the server and its worker processes (``serve`` runs one per core)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=SERVER_STOP_SECONDS)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=SERVER_STOP_SECONDS)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # whatever of the group is left
+    process.wait(timeout=SERVER_STOP_SECONDS)
 
 
 @contextmanager
@@ -172,6 +175,7 @@ def web_server(
                 stdin=subprocess.DEVNULL,
                 stdout=sink,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group, workers included
             )
             try:
                 _wait_until_answering(process, base_url, log)

@@ -54,6 +54,11 @@ def _refresh_catalog_forever(state: AppState, stop: threading.Event) -> None:
             return
 
 
+def app_from_env() -> FastAPI:
+    """The application of one server process (``serve --workers N`` starts N of them)."""
+    return create_app(WebSettings.from_env())
+
+
 def create_app(settings: WebSettings, state: AppState | None = None) -> FastAPI:
     """The UI over the configured archive and index."""
     state = state or AppState.open(settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import threading
@@ -45,6 +46,22 @@ class IndexConnections:
         return backend
 
 
+def replay_key(path: Path) -> bytes:
+    """The key that signs replay links, shared by the server's processes: made once (0600)
+    and published whole (a hard link), so concurrent starts agree on one key. Delete the
+    file to invalidate every replay link."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        temp = path.with_name(f".{path.name}.{os.getpid()}")
+        descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as out:
+            out.write(secrets.token_bytes(32))
+        with contextlib.suppress(FileExistsError):
+            os.link(temp, path)
+        temp.unlink()
+    return path.read_bytes()
+
+
 @dataclass
 class AppState:
     settings: WebSettings
@@ -55,11 +72,10 @@ class AppState:
     warcs: WarcReader
     throttle: LoginThrottle
     index: IndexConnections
+    replay_key: bytes
     search_slots: threading.BoundedSemaphore = field(
         default_factory=lambda: threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
     )
-    # Signs replay links; a new one each start, so a replay link dies with the server.
-    replay_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
 
     @classmethod
     def open(cls, settings: WebSettings) -> AppState:
@@ -71,6 +87,11 @@ class AppState:
             catalog=CaptureCatalog(settings.directory / "catalog.sqlite", store),
             custody=CustodyView(store, settings.chain_recheck_seconds),
             warcs=WarcReader(store),
-            throttle=LoginThrottle(settings.login_attempts, settings.login_window_seconds),
+            throttle=LoginThrottle(
+                settings.directory / "accounts.sqlite",
+                settings.login_attempts,
+                settings.login_window_seconds,
+            ),
             index=IndexConnections(settings),
+            replay_key=replay_key(settings.directory / "replay.key"),
         )
