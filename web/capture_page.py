@@ -12,8 +12,8 @@ from typing import Any
 from archive.manifest import CaptureManifest, read_manifest
 from archive.store import ObjectNotFoundError, ObjectStore
 from transcription.records import TranscriptRecord
-from web.catalog import CatalogEntry
-from web.custody_view import ACCESS_CHAIN, VerifiedChain, read_events
+from web.catalog import AccessRow, CatalogEntry
+from web.custody_view import VerifiedChain
 from web.state import AppState
 
 CAPTURE_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -103,15 +103,14 @@ def transcripts_of(store: ObjectStore, media_sha256: str) -> list[TranscriptReco
 
 def custody_of(
     state: AppState, capture: LoadedCapture
-) -> tuple[VerifiedChain, list[dict[str, Any]], list[dict[str, Any]]]:
+) -> tuple[VerifiedChain, list[dict[str, Any]], list[AccessRow]]:
     """The source chain verified, its events that name this capture, and the latest views
     and downloads of it."""
     m = capture.manifest
     wanted = {m.capture_id, capture.entry.manifest_key, m.warc.key}
     wanted |= {media.sha256 for media in m.media}
     chain, events = state.custody.events_naming(m.source_id, wanted)
-    seqs = [seq for name, seq in state.catalog.access_events(m.capture_id) if name == ACCESS_CHAIN]
-    return chain, events, read_events(state.store, ACCESS_CHAIN, seqs)
+    return chain, events, state.catalog.access_events(m.capture_id)
 
 
 @dataclass(frozen=True)

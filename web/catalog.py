@@ -13,6 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from archive.manifest import iter_manifest_keys, read_manifest
 from archive.store import ObjectStore
@@ -31,13 +32,17 @@ CREATE TABLE IF NOT EXISTS captures (
 );
 CREATE INDEX IF NOT EXISTS captures_by_url ON captures(requested_url, captured_at);
 CREATE INDEX IF NOT EXISTS captures_by_final_url ON captures(final_url);
-CREATE TABLE IF NOT EXISTS access_events (
+CREATE TABLE IF NOT EXISTS access_log (
     capture_id TEXT NOT NULL,
     chain TEXT NOT NULL,
     seq INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    at TEXT NOT NULL,
+    username TEXT NOT NULL,
+    role TEXT NOT NULL,
     PRIMARY KEY (chain, seq)
 );
-CREATE INDEX IF NOT EXISTS access_by_capture ON access_events(capture_id, seq);
+CREATE INDEX IF NOT EXISTS access_log_by_capture ON access_log(capture_id, seq);
 """
 
 
@@ -51,6 +56,16 @@ class CatalogEntry:
     final_url: str
     captured_at: str
     status: int
+
+
+@dataclass(frozen=True)
+class AccessRow:
+    chain: str
+    seq: int
+    type: str
+    at: str
+    user: str
+    role: str
 
 
 class CaptureCatalog:
@@ -139,21 +154,32 @@ class CaptureCatalog:
             ).fetchall()
         return CatalogEntry(*rows[0]) if rows else None
 
-    def note_access(self, capture_id: str, chain: str, seq: int) -> None:
+    def note_access(self, capture_id: str, event: dict[str, Any]) -> None:
+        """Remember a stored access event for the capture page (the chain holds the record)."""
+        details = event.get("details", {})
         with self._lock:
             self._db.execute(
-                "INSERT OR IGNORE INTO access_events VALUES (?, ?, ?)", (capture_id, chain, seq)
+                "INSERT OR IGNORE INTO access_log VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    capture_id,
+                    event["chain"],
+                    event["seq"],
+                    event["type"],
+                    event["at"],
+                    details.get("user", ""),
+                    details.get("role", ""),
+                ),
             )
 
-    def access_events(self, capture_id: str, limit: int = 50) -> list[tuple[str, int]]:
-        """(chain, seq) of the latest recorded views and downloads of a capture."""
+    def access_events(self, capture_id: str, limit: int = 50) -> list[AccessRow]:
+        """The latest recorded views and downloads of a capture, newest first."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT chain, seq FROM access_events WHERE capture_id = ?"
-                " ORDER BY seq DESC LIMIT ?",
+                "SELECT chain, seq, type, at, username, role FROM access_log"
+                " WHERE capture_id = ? ORDER BY seq DESC LIMIT ?",
                 (capture_id, limit),
             ).fetchall()
-        return [(str(chain), int(seq)) for chain, seq in rows]
+        return [AccessRow(*row) for row in rows]
 
     def close(self) -> None:
         self._db.close()

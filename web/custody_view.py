@@ -76,8 +76,8 @@ class Access:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-def record_access(store: ObjectStore, access: Access) -> int:
-    """Append the access to the access chain; returns its sequence number."""
+def record_access(store: ObjectStore, access: Access) -> dict[str, Any]:
+    """Append the access to the access chain; returns the stored event."""
     log = CustodyLog(store, ACCESS_CHAIN, actor=f"web:{access.username}")
     details: dict[str, Any] = {
         "capture_id": access.capture_id,
@@ -88,11 +88,4 @@ def record_access(store: ObjectStore, access: Access) -> int:
         **access.detail,
     }
     event = CustodyEvent(f"{access.action}:{uuid.uuid4()}", access.action, access.subject, details)
-    stored = log.append([event])
-    return int(stored[0]["seq"])
-
-
-def read_events(store: ObjectStore, chain: str, seqs: list[int]) -> list[dict[str, Any]]:
-    """Events of a chain by sequence number (missing ones are left out)."""
-    log = CustodyLog(store, chain)
-    return [event for event in map(log.event, seqs) if event is not None]
+    return log.append([event])[0]

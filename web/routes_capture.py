@@ -27,7 +27,7 @@ from web.capture_page import (
     text_diff,
     transcripts_of,
 )
-from web.custody_view import ACCESS_CHAIN, Access, record_access
+from web.custody_view import Access, record_access
 from web.downloads import stream_object
 from web.pages import (
     Custodian,
@@ -59,7 +59,7 @@ def record(
 ) -> None:
     """A custody event for a view or download of evidence (who, what, when)."""
     state = state_of(request)
-    seq = record_access(
+    stored = record_access(
         state.store,
         Access(
             action=action,
@@ -72,7 +72,7 @@ def record(
             detail=dict(detail),
         ),
     )
-    state.catalog.note_access(capture.manifest.capture_id, ACCESS_CHAIN, seq)
+    state.catalog.note_access(capture.manifest.capture_id, stored)
 
 
 @router.get("/captures/{capture_id}")
