@@ -52,7 +52,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-## bench: every benchmark (crawl, browser, telegram, media, transcription, language, search, audit, export); updates the README tables
+## bench: every benchmark (crawl, browser, telegram, media, transcription, language, search, audit, export, web); updates the README tables
 bench: $(STAMP) system-deps
 	$(BIN)/python -m bench.crawl
 	$(BIN)/python -m bench.browser
@@ -63,6 +63,7 @@ bench: $(STAMP) system-deps
 	$(BIN)/python -m bench.search
 	$(BIN)/python -m bench.audit
 	$(BIN)/python -m bench.export
+	$(BIN)/python -m bench.web
 	$(BIN)/python -m bench.report
 
 # Debian packages the collectors, tests and benchmarks use (package:command), installed only when

@@ -9,7 +9,7 @@ Every ``bench/results/*.json`` holds one benchmark's latest figures in a shared 
                "met": true | false | null}]}
 
 (``generated_at``, ``machine``, ``notes`` and ``met`` are optional; other keys are ignored.)
-Tables follow the pipeline's order (``ORDER``: collection, then preservation); results not
+Tables follow the pipeline's order (``ORDER``: collection, preservation, web UI); results not
 named there come after them, in name order. The Markdown tables replace the block between
 ``<!-- bench:start -->`` and ``<!-- bench:end -->`` in the README. Without a README or without
 the markers, the tables are printed and nothing is written; without results, nothing is done.
@@ -28,7 +28,7 @@ START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 MET_MARK = {True: "✅", False: "❌", None: ""}
 # Result file stems in the README's order: collectors first (web, browser, Telegram, video),
 # then speech recognition, language identification and search, then preservation (fixity
-# audit, export).
+# audit, export), and last the web UI that serves both (search and capture pages under load).
 ORDER = (
     "crawl",
     "browser",
@@ -39,6 +39,7 @@ ORDER = (
     "search",
     "audit",
     "export",
+    "web",
 )
 
 
