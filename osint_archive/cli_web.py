@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import secrets
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -30,6 +31,16 @@ def _web_settings() -> WebSettings:
 def _accounts() -> Accounts:
     settings = _web_settings()
     return Accounts(settings.directory / "accounts.sqlite")
+
+
+@contextmanager
+def account_errors() -> Iterator[None]:
+    """An account that cannot be changed so: the reason, exit 2."""
+    try:
+        yield
+    except AccountError as err:
+        err_console.print(f"[red]error:[/] {err}", highlight=False)
+        sys.exit(EXIT_USAGE)
 
 
 @click.command("serve")
@@ -174,11 +185,8 @@ def users_add(
         err_console.print(f"[red]error:[/] the account {username!r} exists already")
         sys.exit(EXIT_USAGE)
     password, generated = _password(password_stdin, generate_password)
-    try:
+    with account_errors():
         accounts.add(username, Role(role), password)
-    except AccountError as err:
-        err_console.print(f"[red]error:[/] {err}", highlight=False)
-        sys.exit(EXIT_USAGE)
     click.echo(f"created {role} account {username!r}")
     if generated:
         click.echo(f"password (shown once): {password}")
@@ -190,11 +198,8 @@ def users_add(
 def users_passwd(username: str, password_stdin: bool, generate_password: bool) -> None:
     """Set a new password; the account's open sessions end."""
     password, generated = _password(password_stdin, generate_password)
-    try:
+    with account_errors():
         _accounts().set_password(username, password)
-    except AccountError as err:
-        err_console.print(f"[red]error:[/] {err}", highlight=False)
-        sys.exit(EXIT_USAGE)
     click.echo(f"new password set for {username!r}")
     if generated:
         click.echo(f"password (shown once): {password}")
@@ -205,11 +210,8 @@ def users_passwd(username: str, password_stdin: bool, generate_password: bool) -
 @click.argument("role", type=click.Choice(["investigator", "custodian", "admin"]))
 def users_role(username: str, role: str) -> None:
     """Change an account's role."""
-    try:
+    with account_errors():
         _accounts().set_role(username, Role(role))
-    except AccountError as err:
-        err_console.print(f"[red]error:[/] {err}", highlight=False)
-        sys.exit(EXIT_USAGE)
     click.echo(f"{username!r} is now {role}")
 
 
@@ -219,11 +221,8 @@ def users_role(username: str, role: str) -> None:
 def users_disable(username: str, enable: bool) -> None:
     """Disable an account (ending its sessions); accounts are never deleted, custody names
     them."""
-    try:
+    with account_errors():
         _accounts().set_disabled(username, not enable)
-    except AccountError as err:
-        err_console.print(f"[red]error:[/] {err}", highlight=False)
-        sys.exit(EXIT_USAGE)
     click.echo(f"{username!r} {'enabled' if enable else 'disabled'}")
 
 
