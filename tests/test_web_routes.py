@@ -235,6 +235,11 @@ def test_roles_gate_export_and_accounts(web_home: Path, ivan: TestClient) -> Non
         assert short.status_code == 400 and "at least 12" in short.text
 
 
+def test_a_csrf_token_with_other_characters_is_refused_not_an_error(ivan: TestClient) -> None:
+    assert ivan.post("/logout", data={"csrf": "токен"}).status_code == 403
+    assert ivan.get("/search").status_code == 200
+
+
 def test_logout_ends_the_session(web_home: Path) -> None:
     with make_client(web_home) as client:
         log_in(client, "ivan")
@@ -450,6 +455,12 @@ def test_media_is_served_from_the_archive_with_ranges(web_home: Path, ivan: Test
     assert part.status_code == 206
     assert part.content == stored[100:200]
     assert part.headers["content-range"] == f"bytes 100-199/{len(stored)}"
+    log = CustodyLog(_store(web_home), ACCESS_CHAIN)
+    before = log.head()[0]
+    for header in ("bytes=00-", "Bytes=0-", "bytes=1-1,2-2", "bytes=0-99", "bytes=100-199"):
+        ivan.get(f"/captures/{capture}/media/{sha}", headers={"Range": header})
+    played = [e["type"] for e in log.events(after_seq=before)]
+    assert played == ["played"] * 4  # every request from the first byte; a later range is not
     beyond = ivan.get(f"/captures/{capture}/media/{sha}", headers={"Range": "bytes=999999999-"})
     assert beyond.status_code == 416
     captions = ivan.get(link.split("/play/")[0] + f"/captions/{sha}/" + "x" * 3 + ".vtt")
@@ -518,3 +529,25 @@ def test_custodians_verify_a_captures_fixity_and_damage_shows(
         events = list(CustodyLog(_store(home), ACCESS_CHAIN).events())
         verified = [e["details"]["intact"] for e in events if e["type"] == "verified"]
         assert verified == [True, False]
+
+
+def test_a_damaged_manifest_or_a_missing_object_gets_a_clear_page(
+    demo_archive: Path, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    copy_home(demo_archive, home)
+    Accounts(home / "web" / "accounts.sqlite").add("ivan", Role.INVESTIGATOR, PASSWORDS["ivan"][1])
+    with make_client(home) as client:
+        log_in(client, "ivan")
+        capture = first_capture(client, "задержание")
+        manifest_path = next((home / "archive" / "captures").rglob(f"{capture}.json"))
+        manifest = json.loads(manifest_path.read_bytes())
+        warc = home / "archive" / manifest["warc"]["key"]
+        warc.chmod(stat.S_IWUSR | stat.S_IRUSR)
+        warc.unlink()
+        missing = client.get(f"/captures/{capture}/warc")
+        assert missing.status_code == 404 and "osint-archive audit" in missing.text
+        manifest_path.chmod(stat.S_IWUSR | stat.S_IRUSR)
+        manifest_path.write_text("{not json", encoding="utf-8")
+        damaged = client.get(f"/captures/{capture}")
+        assert damaged.status_code == 409 and "osint-archive audit" in damaged.text

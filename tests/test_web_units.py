@@ -13,7 +13,7 @@ from web.accounts import AccountError, Accounts, Role
 from web.downloads import parse_range
 from web.markup import safe_snippet, seconds_label
 from web.replay_html import rewrite_archived_html
-from web.routes_replay import ReplayGrant, read_grant, sign_grant
+from web.routes_replay import ReplayGrant, read_grant, replay_media_type, sign_grant
 from web.state import replay_key
 from web.throttle import LoginThrottle
 
@@ -178,6 +178,37 @@ def test_archived_html_loses_scripts_handlers_refreshes_and_live_links() -> None
     assert 'src="/r/web/http://site.example/a/i.png"' in text
     assert "url(/r/web/http://site.example/a/bg.png)" in text
     assert "Title" in text
+
+
+def test_svg_animation_cannot_retarget_a_link_and_bogus_charsets_are_guessed() -> None:
+    page = (
+        b'<html><body><svg><a href="x.html"><set attributeName="href" to="https://live/"/>'
+        b'<animate attributeName="href" values="https://live/"/><text>t</text></a></svg>'
+        b"</body></html>"
+    )
+    out = rewrite_archived_html(page, "http://site/p", lambda u: f"/r/web/{u}", "x-bogus")
+    assert b"live" not in out and b"<set" not in out and b"<animate" not in out
+    assert b'href="/r/web/http://site/x.html"' in out
+
+
+@pytest.mark.parametrize(
+    ("archived", "dest", "served"),
+    [
+        ("text/html; charset=koi8-r", "iframe", "text/html"),
+        ("application/xhtml+xml", "document", "text/html"),
+        ("image/png", "image", "image/png"),
+        ("text/css", "style", "text/css"),
+        ("image/svg+xml", "image", "image/svg+xml"),
+        ("image/svg+xml", "document", "text/plain; charset=utf-8"),
+        ("application/xml", "document", "text/plain; charset=utf-8"),
+        ("application/javascript", "script", "text/plain; charset=utf-8"),
+        ("", "document", "text/plain; charset=utf-8"),
+    ],
+)
+def test_replay_serves_only_cleaned_html_and_passive_media(
+    archived: str, dest: str, served: str
+) -> None:
+    assert replay_media_type(archived, dest) == served
 
 
 def test_replay_grants_are_signed_and_expire() -> None:

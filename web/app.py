@@ -18,6 +18,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from archive.store import ObjectNotFoundError
 from web import (
     routes_admin,
     routes_auth,
@@ -26,6 +27,7 @@ from web import (
     routes_replay,
     routes_search,
 )
+from web.capture_page import CaptureDamagedError
 from web.config import WebSettings
 from web.pages import ForbiddenError, LoginRequiredError, NotFoundError, render
 from web.state import AppState
@@ -144,6 +146,21 @@ def create_app(settings: WebSettings, state: AppState | None = None) -> FastAPI:
     @app.exception_handler(NotFoundError)
     async def not_found(request: Request, exc: NotFoundError) -> Response:
         return render(request, "error.html", None, 404, title_key="not_found")
+
+    @app.exception_handler(ObjectNotFoundError)
+    async def object_missing(request: Request, exc: ObjectNotFoundError) -> Response:
+        return render(
+            request,
+            "error.html",
+            None,
+            404,
+            title_key="not_found",
+            detail="a stored object this page needs is missing: run `osint-archive audit`",
+        )
+
+    @app.exception_handler(CaptureDamagedError)
+    async def damaged(request: Request, exc: CaptureDamagedError) -> Response:
+        return render(request, "error.html", None, 409, title_key="bad_request", detail=str(exc))
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:

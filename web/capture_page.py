@@ -26,6 +26,10 @@ class CaptureNotFoundError(LookupError):
     pass
 
 
+class CaptureDamagedError(Exception):
+    """The capture's manifest no longer reads as a manifest: a finding for the audit."""
+
+
 @dataclass(frozen=True)
 class LoadedCapture:
     entry: CatalogEntry
@@ -48,7 +52,13 @@ def load_capture(state: AppState, capture_id: str) -> LoadedCapture:
         data = state.store.read_bytes(entry.manifest_key)
     except ObjectNotFoundError:
         raise CaptureNotFoundError(capture_id) from None
-    manifest = CaptureManifest.model_validate_json(data)
+    try:
+        manifest = CaptureManifest.model_validate_json(data)
+    except ValueError as err:
+        raise CaptureDamagedError(
+            f"the manifest {entry.manifest_key} cannot be read ({type(err).__name__});"
+            " run `osint-archive audit`"
+        ) from err
     return LoadedCapture(entry, manifest, hashlib.sha256(data).hexdigest())
 
 

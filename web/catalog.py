@@ -125,7 +125,13 @@ class CaptureCatalog:
             return
         with self._lock:
             self._db.execute("BEGIN")
-            self._db.executemany("INSERT OR IGNORE INTO captures VALUES (?,?,?,?,?,?,?,?)", rows)
+            try:
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO captures VALUES (?,?,?,?,?,?,?,?)", rows
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
             self._db.execute("COMMIT")
 
     def get(self, capture_id: str) -> CatalogEntry | None:

@@ -50,7 +50,9 @@ class CustodyView:
             if verified.head == head and now - checked_at < self.recheck_seconds:
                 return verified
         check = log.verify()
-        events = tuple(log.events())
+        # Event by event up to the head: one unreadable event (the badge says so) must not
+        # hide the others.
+        events = tuple(e for e in map(log.event, range(1, head[0] + 1)) if e is not None)
         verified = VerifiedChain(check, head, datetime.now(UTC), events)
         with self._lock:
             self._cache[name] = (now, verified)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import quote
 
 from fastapi.responses import Response, StreamingResponse
@@ -41,6 +41,12 @@ def _chunks(store: ObjectStore, key: str, offset: int, length: int) -> Iterator[
             yield chunk
 
 
+# Shown in the page (a player, an <img>); anything else archived is only ever downloaded.
+INLINE_TYPES = ("audio/", "video/", "image/png", "image/jpeg", "image/gif", "image/webp")
+# Stored objects come from the web: opened on their own they may run nothing, load nothing.
+OBJECT_POLICY = "sandbox; default-src 'none'; media-src 'self'; img-src 'self'"
+
+
 def stream_object(
     store: ObjectStore,
     key: str,
@@ -50,17 +56,24 @@ def stream_object(
     filename: str | None = None,
     offset: int = 0,
     length: int | None = None,
+    on_first_request: Callable[[], None] | None = None,
 ) -> Response:
     """An object (or the slice ``offset``+``length`` of it) as a response; ranges are
-    relative to the slice."""
+    relative to the slice. ``on_first_request`` runs (once the object is known to exist)
+    for a request of the whole object or of a range from its first byte: a player's many
+    later ranges are the same viewing."""
     size = store.size(key) - offset if length is None else length
-    headers = {"Accept-Ranges": "bytes"}
+    headers = {"Accept-Ranges": "bytes", "Content-Security-Policy": OBJECT_POLICY}
+    if filename is None and not media_type.lower().startswith(INLINE_TYPES):
+        filename = key.rsplit("/", 1)[-1]
     if filename is not None:
         headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
     try:
         wanted = parse_range(range_header, size)
     except ValueError:
         return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
+    if on_first_request is not None and (wanted is None or wanted[0] == 0):
+        on_first_request()
     if wanted is None:
         headers["Content-Length"] = str(size)
         return StreamingResponse(

@@ -57,13 +57,16 @@ class WarcReader:
             if warc_key in self._offsets:
                 self._offsets.move_to_end(warc_key)
                 return self._offsets[warc_key]
-        positions: dict[str, tuple[int, int]] = {}
+        starts: list[tuple[str, int]] = []
         with self.store.open(warc_key) as stream:
             iterator = ArchiveIterator(stream)
-            for record in iterator:
-                record_id = record.rec_headers.get_header("WARC-Record-ID")
-                record.content_stream().read()  # the length is known once the record is read
-                positions[record_id] = (iterator.offset, iterator.get_record_length())
+            for record in iterator:  # record bodies are skipped, never held in memory
+                starts.append((record.rec_headers.get_header("WARC-Record-ID"), iterator.offset))
+        # Each record (a gzip member) runs to where the next begins, the last to the end.
+        ends = [offset for _, offset in starts[1:]] + [self.store.size(warc_key)]
+        positions = {
+            rid: (start, end - start) for (rid, start), end in zip(starts, ends, strict=True)
+        }
         with self._lock:
             self._offsets[warc_key] = positions
             while len(self._offsets) > _OFFSET_CACHE_WARCS:

@@ -109,15 +109,17 @@ async def check_csrf(request: Request, viewer: Viewer) -> dict[str, Any]:
     """The posted form, when its CSRF token is this session's; else ``ForbiddenError``."""
     form = await request.form()
     sent = form.get("csrf")
-    if not isinstance(sent, str) or not hmac.compare_digest(sent, viewer.session.csrf_token):
+    if not isinstance(sent, str) or not hmac.compare_digest(
+        sent.encode("utf-8"), viewer.session.csrf_token.encode("utf-8")
+    ):
         raise ForbiddenError
     return dict(form)
 
 
 def _with_query(request: Request, **changes: str) -> str:
     """This page's path and query with some parameters changed (a relative link)."""
-    changed = request.url.include_query_params(**changes)
-    return f"{changed.path}?{changed.query}"
+    # Only the query: a path from the request (``//host/…``) must never become a link.
+    return "?" + request.url.include_query_params(**changes).query
 
 
 def render(

@@ -4,6 +4,7 @@ neither the page nor a click on it reaches the live web."""
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Callable
 
 import lxml.html
@@ -25,6 +26,9 @@ _CLEANER = Cleaner(
     safe_attrs_only=False,
     remove_unknown_tags=False,
     annoying_tags=False,
+    # SVG animation can rewrite a link's target after cleaning: the frame could then navigate
+    # to the live web on a click.
+    kill_tags={"set", "animate", "animateMotion", "animateTransform", "discard"},
 )
 _DROPPED_ATTRIBUTES = ("srcset", "imagesrcset", "ping", "integrity", "nonce")
 
@@ -36,6 +40,11 @@ def rewrite_archived_html(
     ``link_to`` (absolute http(s) URLs only; any other link is removed); UTF-8 out."""
     if not body.strip():
         return b""
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            encoding = None  # an archived charset Python does not know: let the parser guess
     parser = lxml.html.HTMLParser(encoding=encoding) if encoding else None
     try:
         document = lxml.html.document_fromstring(body, parser=parser)

@@ -72,7 +72,7 @@ def login(
 ) -> Response:
     state = state_of(request)
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not expected or not hmac.compare_digest(csrf, expected):
+    if not expected or not hmac.compare_digest(csrf.encode("utf-8"), expected.encode("utf-8")):
         raise ForbiddenError
     keys = (f"user:{username}", f"addr:{client_address(request)}")
     wait = state.throttle.retry_after(*keys)

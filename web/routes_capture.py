@@ -128,14 +128,17 @@ def screenshot(request: Request, capture_id: str, viewer: Investigator) -> Respo
 def warc_record(request: Request, capture_id: str, viewer: Investigator) -> Response:
     capture = capture_or_404(request, capture_id)
     warc = capture.manifest.warc
-    record(request, viewer, capture, "downloaded", warc.key, part="warc-record")
     return stream_object(
         state_of(request).store,
         warc.key,
         "application/warc",
+        range_header=request.headers.get("range"),
         filename=f"{capture.manifest.capture_id}.warc.gz",
         offset=warc.offset,
         length=warc.length,
+        on_first_request=lambda: record(
+            request, viewer, capture, "downloaded", warc.key, part="warc-record"
+        ),
     )
 
 
@@ -143,9 +146,15 @@ def warc_record(request: Request, capture_id: str, viewer: Investigator) -> Resp
 def warc_file(request: Request, capture_id: str, viewer: Investigator) -> Response:
     capture = capture_or_404(request, capture_id)
     warc = capture.manifest.warc
-    record(request, viewer, capture, "downloaded", warc.key, part="warc-file")
     return stream_object(
-        state_of(request).store, warc.key, "application/warc", filename=warc.filename
+        state_of(request).store,
+        warc.key,
+        "application/warc",
+        range_header=request.headers.get("range"),
+        filename=warc.filename,
+        on_first_request=lambda: record(
+            request, viewer, capture, "downloaded", warc.key, part="warc-file"
+        ),
     )
 
 
@@ -163,18 +172,17 @@ def media_file(
     media = next((m for m in capture.manifest.media if m.sha256 == media_sha256), None)
     if media is None:
         raise NotFoundError
-    range_header = request.headers.get("range")
-    # A player asks for many ranges while it plays and seeks: its first request is recorded.
-    if not range_header or range_header.replace(" ", "").startswith("bytes=0-"):
-        action = "downloaded" if download else "played"
-        record(request, viewer, capture, action, media.key, part="media", sha256=media.sha256)
     extension = (media.container or "bin").split(",")[0]
+    action = "downloaded" if download else "played"
     return stream_object(
         state_of(request).store,
         media.key,
         media.content_type or "application/octet-stream",
-        range_header=range_header,
+        range_header=request.headers.get("range"),
         filename=f"{media.sha256}.{extension}" if download else None,
+        on_first_request=lambda: record(
+            request, viewer, capture, action, media.key, part="media", sha256=media.sha256
+        ),
     )
 
 
@@ -232,5 +240,8 @@ async def export_capture(
     except ExportError as err:
         shutil.rmtree(folder, ignore_errors=True)
         return render(request, "error.html", viewer, 409, title_key="export", detail=str(err))
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)  # copied evidence must not linger
+        raise
     background.add_task(shutil.rmtree, folder, ignore_errors=True)
     return FileResponse(out, media_type="application/wacz+zip", filename=out.name)

@@ -94,9 +94,11 @@ def replay_frame(
     state = state_of(request)
     grant = ReplayGrant(capture_id, viewer.username, int(time.time()) + TOKEN_SECONDS)
     token = sign_grant(state.replay_key, grant)
-    rendered = view == "dom" and capture.manifest.browser is not None
-    record(request, viewer, capture, "replayed", capture.manifest.warc.key, view=view)
+    browser = capture.manifest.browser
+    rendered = view == "dom" and browser is not None
     target = "dom" if rendered else "page"
+    shown = browser.dom.key if rendered and browser is not None else capture.manifest.warc.key
+    record(request, viewer, capture, "replayed", shown, view=target)
     return render(
         request,
         "replay.html",
@@ -120,6 +122,25 @@ def _granted(request: Request, token: str) -> LoadedCapture:
         raise NotFoundError from None
 
 
+PASSIVE_TYPES = ("image/", "audio/", "video/", "font/")
+PASSIVE_EXACT = ("text/css", "application/font-woff", "application/vnd.ms-fontobject")
+
+
+def replay_media_type(archived_type: str, fetch_dest: str) -> str:
+    """What an archived response is served as. HTML is cleaned and rewritten; passive media
+    (raster images, audio, video, fonts, CSS) pass as archived; SVG only where the browser
+    asks for an image (an image cannot run or navigate); anything else — XML, SVG opened as a
+    document, scripts — as plain text, so no archived document can act in the frame."""
+    media = archived_type.split(";")[0].strip().lower()
+    if media in ("text/html", "application/xhtml+xml"):
+        return "text/html"
+    if media == "image/svg+xml":
+        return media if fetch_dest == "image" else "text/plain; charset=utf-8"
+    if media.startswith(PASSIVE_TYPES) or media in PASSIVE_EXACT:
+        return media
+    return "text/plain; charset=utf-8"
+
+
 def _replay_response(
     request: Request, token: str, archived: ArchivedResponse | None, page_url: str
 ) -> Response:
@@ -130,9 +151,11 @@ def _replay_response(
             media_type="text/plain",
             headers={"Content-Security-Policy": replay_policy(request, token)},
         )
-    content_type = archived.content_type.split(";")[0].strip().lower() or "application/octet-stream"
+    content_type = replay_media_type(
+        archived.content_type, request.headers.get("sec-fetch-dest", "")
+    )
     body = archived.body
-    if content_type in ("text/html", "application/xhtml+xml"):
+    if content_type == "text/html":
         body = rewrite_archived_html(
             body,
             page_url,
