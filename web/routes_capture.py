@@ -124,38 +124,35 @@ def screenshot(request: Request, capture_id: str, viewer: Investigator) -> Respo
     return stream_object(state_of(request).store, browser.screenshot.key, "image/png")
 
 
-@router.get("/captures/{capture_id}/warc-record")
-def warc_record(request: Request, capture_id: str, viewer: Investigator) -> Response:
-    capture = capture_or_404(request, capture_id)
+def _warc_download(
+    request: Request, viewer: Viewer, capture: LoadedCapture, part: str, whole: bool
+) -> Response:
+    """The capture's own WARC record (exactly the stored gzip member) or its whole WARC."""
     warc = capture.manifest.warc
     return stream_object(
         state_of(request).store,
         warc.key,
         "application/warc",
         range_header=request.headers.get("range"),
-        filename=f"{capture.manifest.capture_id}.warc.gz",
-        offset=warc.offset,
-        length=warc.length,
+        filename=warc.filename if whole else f"{capture.manifest.capture_id}.warc.gz",
+        offset=0 if whole else warc.offset,
+        length=None if whole else warc.length,
         on_first_request=lambda: record(
-            request, viewer, capture, "downloaded", warc.key, part="warc-record"
+            request, viewer, capture, "downloaded", warc.key, part=part
         ),
     )
+
+
+@router.get("/captures/{capture_id}/warc-record")
+def warc_record(request: Request, capture_id: str, viewer: Investigator) -> Response:
+    capture = capture_or_404(request, capture_id)
+    return _warc_download(request, viewer, capture, "warc-record", whole=False)
 
 
 @router.get("/captures/{capture_id}/warc")
 def warc_file(request: Request, capture_id: str, viewer: Investigator) -> Response:
     capture = capture_or_404(request, capture_id)
-    warc = capture.manifest.warc
-    return stream_object(
-        state_of(request).store,
-        warc.key,
-        "application/warc",
-        range_header=request.headers.get("range"),
-        filename=warc.filename,
-        on_first_request=lambda: record(
-            request, viewer, capture, "downloaded", warc.key, part="warc-file"
-        ),
-    )
+    return _warc_download(request, viewer, capture, "warc-file", whole=True)
 
 
 @router.get("/captures/{capture_id}/media/{media_sha256}")
