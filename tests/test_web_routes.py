@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx2 import Response
 from markupsafe import escape
 
 from archive.custody import CustodyLog
@@ -62,9 +63,10 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-def log_in(client: TestClient, name: str, password: str | None = None) -> TestClient:
+def post_login(client: TestClient, name: str, password: str | None = None) -> Response:
+    """Sign in through the form (its CSRF token first); the answer to the POST."""
     form = client.get("/login")
-    done = client.post(
+    return client.post(
         "/login",
         data={
             "username": name,
@@ -73,6 +75,10 @@ def log_in(client: TestClient, name: str, password: str | None = None) -> TestCl
             "next": "/search",
         },
     )
+
+
+def log_in(client: TestClient, name: str, password: str | None = None) -> TestClient:
+    done = post_login(client, name, password)
     assert done.status_code == 303, done.text[:1000]
     return client
 
@@ -127,11 +133,7 @@ def test_session_cookie_is_httponly_and_samesite_and_secure_over_tls(web_home: P
 
 
 def _set_cookie(client: TestClient, name: str) -> str:
-    form = client.get("/login")
-    done = client.post(
-        "/login",
-        data={"username": name, "password": PASSWORDS[name][1], "csrf": csrf_of(form.text)},
-    )
+    done = post_login(client, name)
     assert done.status_code == 303
     cookies = [v for k, v in done.headers.multi_items() if k == "set-cookie"]
     return next(c for c in cookies if c.startswith("oa_session=")).lower()

@@ -180,7 +180,12 @@ class Accounts:
         return [User(name, Role(role), created, bool(off)) for name, role, created, off in rows]
 
     def get(self, username: str) -> User | None:
-        return next((u for u in self.users() if u.username == username), None)
+        with self._cursor() as cur:
+            row = cur.execute(
+                "SELECT username, role, created_at, disabled FROM users WHERE username = ?",
+                (username,),
+            ).fetchone()
+        return User(row[0], Role(row[1]), row[2], bool(row[3])) if row is not None else None
 
     def authenticate(self, username: str, password: str) -> User | None:
         """The user, when the password is right and the account enabled; else None."""

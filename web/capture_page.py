@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from archive.manifest import CaptureManifest, read_manifest
+from archive.manifest import CaptureManifest
 from archive.store import ObjectNotFoundError, ObjectStore
 from transcription.records import TranscriptRecord
 from web.catalog import AccessRow, CatalogEntry
@@ -144,7 +144,3 @@ def text_diff(old: str, new: str, context: int = 3) -> list[DiffLine]:
         else:
             lines.append(DiffLine("context", line[1:]))
     return lines
-
-
-def manifest_of(state: AppState, entry: CatalogEntry) -> CaptureManifest:
-    return read_manifest(state.store, entry.manifest_key)
