@@ -46,18 +46,37 @@ class NetworkPolicy:
         return cls(allow_private_networks=allow_all, allowed_networks=networks)
 
     def check_address(self, address: IPAddress) -> None:
-        """Raise ``BlockedTargetError`` unless the address may be contacted."""
-        if isinstance(address, ipaddress.IPv6Address):
-            embedded = embedded_ipv4(address)
-            if embedded is not None:
-                address = embedded  # judged by the IPv4 host it reaches
-        if self.allow_private_networks or is_public(address):
+        """Raise ``BlockedTargetError`` unless the address may be contacted.
+
+        An IPv6 address that carries an IPv4 address (mapped, compatible, translated, NAT64,
+        6to4, Teredo) is judged by every IPv4 host it reaches; other IPv6 addresses by
+        themselves, including ranges refused whatever they carry (``REFUSED_IPV6_RANGES``).
+        """
+        if self.allow_private_networks:
             return
-        if any(address in network for network in self.allowed_networks):
-            return
-        raise BlockedTargetError(
-            f"address {address} is not public (loopback, private, link-local, multicast or "
-            "reserved); set OSINT_ARCHIVE_ALLOW_PRIVATE_NETWORKS=1 to allow it"
+        reached = embedded_ipv4(address) if isinstance(address, ipaddress.IPv6Address) else ()
+        for judged in reached or (address,):
+            if is_public(judged) or self._explicitly_allowed(address, judged):
+                continue
+            via = f" (it reaches the IPv4 host {judged})" if judged != address else ""
+            raise BlockedTargetError(
+                f"address {address}{via} is not public (loopback, private, link-local, "
+                "multicast or reserved); set OSINT_ARCHIVE_ALLOW_PRIVATE_NETWORKS=1 to allow it"
+            )
+        if isinstance(address, ipaddress.IPv6Address) and not reached:
+            refused = refused_ipv6_range(address)
+            if refused is not None and not self._explicitly_allowed(address, address):
+                raise BlockedTargetError(
+                    f"address {address} is not public ({refused}); "
+                    "set OSINT_ARCHIVE_ALLOW_PRIVATE_NETWORKS=1 to allow it"
+                )
+
+    def _explicitly_allowed(self, address: IPAddress, judged: IPAddress) -> bool:
+        return any(
+            candidate in network
+            for network in self.allowed_networks
+            for candidate in (address, judged)
+            if candidate.version == network.version
         )
 
     def check_addresses(self, host: str, addresses: Iterable[str]) -> None:
@@ -130,21 +149,51 @@ def literal_address(host: str) -> IPAddress | None:
         return None
 
 
-NAT64_PREFIX = ipaddress.ip_network("64:ff9b::/96")
+# Where IANA's special-purpose registries (RFC 6890 and its updates) and RFC 6052 put an IPv4
+# address inside an IPv6 one. ``is_global`` is True for some of these prefixes whatever IPv4
+# address they carry, so ``::127.0.0.1`` or ``64:ff9b::7f00:1`` would otherwise reach loopback
+# through the host's own stack or a translator.
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # RFC 4291 2.5.5.1, deprecated
+IPV4_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")  # RFC 2765 (SIIT)
+NAT64_WELL_KNOWN = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052
+
+# Ranges refused outright: the IPv4 address sits where the operator's chosen prefix length
+# says (RFC 6052 allows /32 to /96), so it cannot be read back; or the range is documentation
+# or special use that Python 3.11's tables do not list yet.
+REFUSED_IPV6_RANGES: tuple[tuple[ipaddress.IPv6Network, str], ...] = (
+    (ipaddress.IPv6Network("64:ff9b:1::/48"), "local-use IPv4/IPv6 translation, RFC 8215"),
+    (ipaddress.IPv6Network("::/8"), "reserved by the IETF, holds IPv4-embedding forms"),
+    (ipaddress.IPv6Network("2001::/23"), "IETF protocol assignments, RFC 2928"),
+    (ipaddress.IPv6Network("3fff::/20"), "documentation, RFC 9637"),
+    (ipaddress.IPv6Network("5f00::/16"), "segment routing SIDs, RFC 9602"),
+)
 
 
-def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 host an IPv6 address reaches: mapped, NAT64, 6to4 or Teredo forms.
+def refused_ipv6_range(address: ipaddress.IPv6Address) -> str | None:
+    """Why an IPv6 address lies in a range refused whatever it embeds, or None."""
+    for network, reason in REFUSED_IPV6_RANGES:
+        if address in network:
+            return reason
+    return None
 
-    ``is_global`` is True for some of these prefixes whatever IPv4 address they carry, so
-    ``64:ff9b::7f00:1`` or ``2002:7f00:1::`` would otherwise reach loopback through a gateway.
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, ...]:
+    """Every IPv4 host an IPv6 address reaches, or ``()`` when it embeds none.
+
+    Mapped (``::ffff:a.b.c.d``), compatible (``::a.b.c.d``), translated
+    (``::ffff:0:a.b.c.d``), NAT64 well-known prefix (``64:ff9b::a.b.c.d``), 6to4
+    (``2002:AABB:CCDD::``) and Teredo, whose packets go through a server and to a client
+    that are both IPv4 hosts.
     """
     if address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    if address in NAT64_PREFIX:
-        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        return (address.ipv4_mapped,)
+    low32 = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address in IPV4_COMPATIBLE and int(address) > 1:  # "::" and "::1" are themselves
+        return (low32,)
+    if address in IPV4_TRANSLATED or address in NAT64_WELL_KNOWN:
+        return (low32,)
     if address.sixtofour is not None:
-        return address.sixtofour
+        return (address.sixtofour,)
     if address.teredo is not None:
-        return address.teredo[1]
-    return None
+        return address.teredo
+    return ()

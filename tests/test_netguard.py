@@ -184,24 +184,70 @@ def test_from_env_rejects_a_malformed_network() -> None:
         NetworkPolicy.from_env({"OSINT_ARCHIVE_ALLOW_NETWORKS": "not-a-network"})
 
 
+# Every IPv6 form that carries an IPv4 address (IANA special-purpose registries, RFC 6890 and
+# RFC 6052/8215), and IPv6 ranges that are not global whatever they carry.
+IPV6_EMBEDDING_CASES = [
+    # (id, address, allowed)
+    ("mapped-loopback", "::ffff:127.0.0.1", False),
+    ("mapped-public", "::ffff:93.184.216.34", True),
+    ("compatible-loopback", "::127.0.0.1", False),
+    ("compatible-metadata", "::169.254.169.254", False),
+    ("compatible-private", "::a00:1", False),
+    ("compatible-public", "::93.184.216.34", True),
+    ("translated-loopback", "::ffff:0:127.0.0.1", False),
+    ("translated-private", "::ffff:0:c0a8:101", False),
+    ("translated-public", "::ffff:0:5db8:d822", True),
+    ("nat64-loopback", "64:ff9b::7f00:1", False),
+    ("nat64-private", "64:ff9b::a00:1", False),
+    ("nat64-public", "64:ff9b::5db8:d822", True),
+    ("nat64-local-use-loopback-96", "64:ff9b:1::7f00:1", False),
+    ("nat64-local-use-loopback-48", "64:ff9b:1:7f00:1::", False),
+    ("nat64-local-use-public", "64:ff9b:1::5db8:d822", False),  # prefix length unknown
+    ("6to4-loopback", "2002:7f00:1::", False),
+    ("6to4-metadata", "2002:a9fe:a9fe::1", False),
+    ("6to4-public", "2002:5db8:d822::1", True),
+    ("teredo-private-client", "2001:0:4136:e378:8000:63bf:80ff:fffe", False),
+    ("teredo-loopback-server", "2001:0:7f00:1:8000:63bf:a247:29dd", False),
+    ("reserved-ietf", "0:0:1::1", False),
+    ("documentation-3fff", "3fff::1", False),
+    ("documentation-2001-db8", "2001:db8::1", False),
+    ("srv6-sid", "5f00::1", False),
+    ("discard-only", "100::1", False),
+    ("loopback", "::1", False),
+    ("unspecified", "::", False),
+    ("global-unicast", "2606:4700:4700::1111", True),
+]
+
+
 @pytest.mark.parametrize(
-    "address",
-    [
-        "64:ff9b::7f00:1",
-        "64:ff9b::a00:1",
-        "2002:7f00:1::",
-        "2002:a9fe:a9fe::1",
-        "2001:0:4136:e378:8000:63bf:80ff:fffe",
-    ],
-    ids=["nat64-loopback", "nat64-private", "6to4-loopback", "6to4-metadata", "teredo-private"],
+    ("address", "allowed"),
+    [case[1:] for case in IPV6_EMBEDDING_CASES],
+    ids=[case[0] for case in IPV6_EMBEDDING_CASES],
 )
-def test_ipv4_hidden_in_ipv6_is_judged_by_the_ipv4_host(address: str) -> None:
+def test_ipv4_hidden_in_ipv6_is_judged_by_the_ipv4_host(address: str, allowed: bool) -> None:
+    policy = NetworkPolicy()
+    if allowed:
+        policy.check_address(ipaddress.ip_address(address))
+        policy.check_url(f"http://[{address}]/")
+    else:
+        with pytest.raises(BlockedTargetError, match="not public"):
+            policy.check_address(ipaddress.ip_address(address))
+        with pytest.raises(BlockedTargetError, match="not public"):
+            policy.check_url(f"http://[{address}]/")
+
+
+def test_embedded_ipv4_error_names_both_addresses() -> None:
+    with pytest.raises(
+        BlockedTargetError, match=r"::7f00:1 \(it reaches the IPv4 host 127\.0\.0\.1\)"
+    ):
+        NetworkPolicy().check_address(ipaddress.ip_address("::127.0.0.1"))
+
+
+def test_allowed_network_also_allows_its_ipv4_compatible_form() -> None:
+    policy = NetworkPolicy(allowed_networks=(ipaddress.ip_network("127.0.0.1/32"),))
+    policy.check_address(ipaddress.ip_address("::127.0.0.1"))
     with pytest.raises(BlockedTargetError):
-        NetworkPolicy().check_address(ipaddress.ip_address(address))
-
-
-def test_nat64_to_a_public_ipv4_host_is_allowed() -> None:
-    NetworkPolicy().check_address(ipaddress.ip_address("64:ff9b::5db8:d822"))  # 93.184.216.34
+        policy.check_address(ipaddress.ip_address("::127.0.0.2"))
 
 
 def test_a_name_that_resolves_to_a_private_address_is_refused_for_other_programs() -> None:
