@@ -48,6 +48,9 @@ SCHEDULE_PRESETS = frozenset(
 _NOT_DEFAULTABLE = frozenset({"id", "url"})
 # Alias expansion is bounded so a hostile or broken file cannot exhaust memory.
 _MAX_NODES = 1_000_000
+# PyYAML composes nested collections by recursion, so a file of 10,000 "[" would otherwise end
+# in a RecursionError; no real configuration nests more than a few levels.
+MAX_YAML_DEPTH = 64
 
 _MAP_TAG, _SEQ_TAG = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -256,6 +259,26 @@ def _field_name(path: FieldPath) -> str:
     return out
 
 
+class _DepthBoundedLoader(yaml.SafeLoader):
+    """``SafeLoader`` that refuses collections nested deeper than ``MAX_YAML_DEPTH``."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                mark = self.peek_event().start_mark
+                raise yaml.composer.ComposerError(
+                    None, None, f"nested deeper than {MAX_YAML_DEPTH} levels", mark
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
 class _Located:
     """Plain data built from YAML nodes, with the line (1-based) of every field path."""
 
@@ -279,6 +302,10 @@ class _Located:
             raise _YamlShapeError(node.start_mark.line + 1, "too many nodes after alias expansion")
         if id(node) in self._active:
             raise _YamlShapeError(node.start_mark.line + 1, "recursive alias")
+        if len(path) > MAX_YAML_DEPTH:  # aliases can nest what the composer saw as shallow
+            raise _YamlShapeError(
+                node.start_mark.line + 1, f"nested deeper than {MAX_YAML_DEPTH} levels"
+            )
         self.lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, yaml.ScalarNode):
             return self.loader.construct_object(node, deep=True)  # rejects unknown tags
@@ -363,7 +390,7 @@ def _read_located(path: Path, report: _Report) -> Any:
     except UnicodeDecodeError as exc:
         report.add((), f"not UTF-8 text: {exc.reason} at byte {exc.start}")
         return None
-    loader = yaml.SafeLoader(text)
+    loader = _DepthBoundedLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:

@@ -17,6 +17,7 @@ from osint_archive.sources import (
     load_sources,
     select_sources,
 )
+from tests.cli_runs import run_cli
 
 SHIPPED = Path(__file__).resolve().parent.parent / "config" / "sources.yaml"
 
@@ -198,6 +199,47 @@ def test_malformed_yaml_reports_its_line(tmp_path: Path) -> None:
     (problem,) = problems(path)
     assert (problem.file, problem.line, problem.field) == (str(path), 4, "")
     assert problem.message.startswith("malformed YAML")
+
+
+def _alias_chain(levels: int, depth: int) -> str:
+    """Anchors each nesting the previous one ``depth`` deep: shallow as written, deep once
+    the aliases are followed."""
+    lines = [f"a0: &a0 {'[' * depth}1{']' * depth}"]
+    lines += [f"a{i}: &a{i} {'[' * depth}*a{i - 1}{']' * depth}" for i in range(1, levels)]
+    return "\n".join([*lines, f"sources: *a{levels - 1}", ""])
+
+
+# Nesting that PyYAML would follow by recursion until a RecursionError.
+DEEPLY_NESTED_YAML = [
+    ("flow-sequences", "sources: " + "[" * 10_000 + "\n", 1),
+    ("flow-mappings", "sources: " + "{a: " * 10_000 + "\n", 1),
+    ("block-sequences", "sources:\n" + "".join("  " * i + "-\n" for i in range(1, 3000)), 65),
+    ("aliases", _alias_chain(levels=300, depth=40), 1),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [case[1:] for case in DEEPLY_NESTED_YAML],
+    ids=[case[0] for case in DEEPLY_NESTED_YAML],
+)
+def test_deeply_nested_yaml_is_malformed_yaml_with_its_line(
+    tmp_path: Path, text: str, line: int
+) -> None:
+    path = tmp_path / "sources.yaml"
+    path.write_text(text, encoding="utf-8")
+    (problem,) = problems(path)
+    assert (problem.file, problem.line, problem.field) == (str(path), line, "")
+    assert problem.message == "malformed YAML: nested deeper than 64 levels"
+
+
+def test_sources_validate_reports_deep_nesting_without_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "sources.yaml"
+    path.write_text("sources: " + "[" * 10_000 + "\n", encoding="utf-8")
+    done = run_cli(tmp_path, "sources", "validate", "--config", str(path))
+    assert done.returncode == 2
+    assert f"{path}:1: malformed YAML: nested deeper than 64 levels" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_unsafe_tags_are_refused(tmp_path: Path) -> None:
