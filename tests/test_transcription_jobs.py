@@ -20,6 +20,7 @@ from archive.manifest import MediaArtefact
 from archive.store import ObjectStore, put_payload
 from osint_archive.transcribe_stage import transcribe_jobs
 from tests.media_fixtures import SpeechSample
+from tests.speech_scoring import normalised_words, word_error_rate
 from transcription.engine import RecognitionOptions
 from transcription.jobs import MediaJob, Transcriber
 from transcription.model_files import BUNDLED_MODELS, BundledModel, ModelError, resolve_model
@@ -97,7 +98,10 @@ def test_bad_media_fail_with_their_reason_and_good_media_is_still_transcribed(
 
     assert good.status == "transcribed" and good.transcript is not None
     assert good.transcript.language == "en"
-    assert "twelve armo" in good.transcript.text.lower()
+    # Numerals normalised ("12 armored" on one CPU, "twelve armo…" on another), a WER budget.
+    spoken = normalised_words(good.transcript.text, "en")
+    assert "twelve" in spoken and any(word.startswith("armo") for word in spoken), spoken
+    assert word_error_rate(speech_mp4_en.text, good.transcript.text, "en") <= 0.35
     record = TranscriptRecord.model_validate_json(store.read_bytes(good.record_key or ""))
     assert record.transcript.sha256 == hashlib.sha256(good.transcript.to_json_bytes()).hexdigest()
     stored = Transcript.model_validate_json(store.read_bytes(record.transcript.key))
