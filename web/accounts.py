@@ -22,8 +22,9 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from web.password_policy import password_problem
+
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
-MIN_PASSWORD_LENGTH = 12
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
     username TEXT PRIMARY KEY,
@@ -86,9 +87,11 @@ def check_username(username: str) -> str:
     return username
 
 
-def check_password(password: str) -> str:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+def check_password(password: str, username: str = "") -> str:
+    """``password`` when the policy allows it for ``username`` (``web.password_policy``)."""
+    problem = password_problem(password, username)
+    if problem is not None:
+        raise AccountError(problem)
     return password
 
 
@@ -129,7 +132,7 @@ class Accounts:
 
     def add(self, username: str, role: Role, password: str) -> User:
         check_username(username)
-        check_password(password)
+        check_password(password, username)
         created = datetime.now(UTC).isoformat(timespec="seconds")
         try:
             with self._cursor() as cur:
@@ -144,7 +147,7 @@ class Accounts:
 
     def set_password(self, username: str, password: str) -> None:
         """A new password; every open session of the account ends."""
-        check_password(password)
+        check_password(password, username)
         with self._cursor() as cur:
             cur.execute(
                 "UPDATE users SET password_hash = ? WHERE username = ?",
