@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
 
 from index.documents import Document
-from index.query import Query, parse_query
+from index.query import Query, QueryError, parse_query
 
 Sort = Literal["relevance", "newest", "oldest"]
 SORTS: tuple[Sort, ...] = ("relevance", "newest", "oldest")
@@ -39,6 +40,22 @@ class SearchFilters:
     until: datetime | None = None
     published_since: datetime | None = None
     published_until: datetime | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("kind", "source", "lang", "tag"):
+            problem = _unusable_character(getattr(self, name))
+            if problem is not None:
+                raise QueryError(f"the {name} filter contains {problem}; remove it")
+
+
+def _unusable_character(value: str | None) -> str | None:
+    """A control character (NUL included) or lone surrogate in a filter value, described;
+    such values name no source, language or tag, and NUL cuts strings short in the engines."""
+    for char in value or "":
+        if unicodedata.category(char) in ("Cc", "Cs"):
+            what = "an undecodable byte" if char > "\ud7ff" else "a control character"
+            return f"{what} (U+{ord(char):04X})"
+    return None
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 
 MAX_QUERY_CHARS = 1000
 MAX_TERMS = 64
+# Parentheses are parsed (and the tree later compiled) by recursion; 400 nested ones would
+# exhaust Python's stack. Nobody writes more than a few levels by hand.
+MAX_NESTING = 32
 OPERATORS = ("AND", "OR", "NOT")
 _WORD_CHAR = re.compile(r"\w", re.UNICODE)
 _LEXEME = re.compile(r'"|\(|\)|[^\s"()]+')
@@ -103,6 +106,7 @@ class _Parser:
         self.pos = 0
         self.notes: list[str] = []
         self.term_count = 0
+        self.depth = 0
 
     def peek(self) -> str | None:
         return self.lexemes[self.pos] if self.pos < len(self.lexemes) else None
@@ -180,7 +184,13 @@ class _Parser:
             return None
         self.take()
         if lexeme == "(":
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise QueryError(
+                    f"the query nests parentheses more than {MAX_NESTING} deep; simplify it"
+                )
             node = self.any_of()
+            self.depth -= 1
             if self.peek() == ")":
                 self.take()
             else:

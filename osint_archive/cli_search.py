@@ -109,21 +109,21 @@ def search(
                    osint-archive search '"суд над волонтёрами"' --lang ru --sort newest
                    osint-archive search 'затрым*' --lang be --kind transcript --json
     """
-    filters = SearchFilters(
-        kind=kind,
-        source=source_id,
-        lang=lang.lower() if lang else None,
-        tag=tag,
-        since=parse_date(since),
-        until=parse_date(until, end_of_day=True),
-        published_since=parse_date(published_since),
-        published_until=parse_date(published_until, end_of_day=True),
-    )
     offset = (page - 1) * limit
     if offset > MAX_OFFSET:
         err_console.print(f"[red]error:[/] pages end at result {MAX_OFFSET}; narrow the search")
         sys.exit(EXIT_USAGE)
     try:
+        filters = SearchFilters(
+            kind=kind,
+            source=source_id,
+            lang=lang.lower() if lang else None,
+            tag=tag,
+            since=parse_date(since),
+            until=parse_date(until, end_of_day=True),
+            published_since=parse_date(published_since),
+            published_until=parse_date(published_until, end_of_day=True),
+        )
         request = SearchRequest.of(
             query, filters, sort=cast(Sort, sort), limit=limit, offset=offset
         )

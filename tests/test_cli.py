@@ -41,7 +41,14 @@ REFUSED_QUERIES = {
     "NOT задержали": "NOT needs something to keep",
     "слово " * 70: "more than 64 words",
     "я" * 1001: "the limit is 1000",
+    "(" * 400 + "задержали" + ")" * 400: "nests parentheses more than 32 deep",
 }
+# Filter values no source, language or tag can have (argv cannot carry NUL itself).
+REFUSED_FILTERS = [
+    ("--lang", "ru\x01", "the lang filter contains a control character (U+0001)"),
+    ("--source", "demo\x1b[2J", "the source filter contains a control character (U+001B)"),
+    ("--tag", "x\x9by", "the tag filter contains a control character (U+009B)"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -151,6 +158,17 @@ def test_search_refuses_what_cannot_be_searched_with_a_reason(
     done = cli(indexed_home, "search", query, "--json")
     assert done.returncode == 2
     assert REFUSED_QUERIES[query] in done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""
+
+
+@pytest.mark.parametrize(("option", "value", "message"), REFUSED_FILTERS)
+def test_search_refuses_control_characters_in_filters(
+    indexed_home: Path, option: str, value: str, message: str
+) -> None:
+    done = cli(indexed_home, "search", "задержали", option, value, "--json")
+    assert done.returncode == 2
+    assert message in done.stderr
     assert "Traceback" not in done.stderr
     assert done.stdout == ""
 

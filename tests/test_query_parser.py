@@ -58,11 +58,18 @@ def test_slips_are_forgiven_with_a_note(text: str, tree: object, note: str) -> N
         ("NOT суд", "NOT needs something to keep"),
         ("x " * 65, "more than 64 words"),
         ("я" * 1001, "the limit is 1000"),
+        ("(" * 33 + "суд", "nests parentheses more than 32 deep"),
+        ("(" * 400 + "суд" + ")" * 400, "nests parentheses more than 32 deep"),
     ],
 )
 def test_what_cannot_be_searched_is_refused(text: str, message: str) -> None:
     with pytest.raises(QueryError, match=message):
         parse_query(text)
+
+
+def test_nesting_up_to_the_bound_is_parsed() -> None:
+    assert parse_query("(" * 32 + "суд" + ")" * 32).root == Term("суд")
+    assert parse_query("(a) " * 30).root == All(tuple(Term("a") for _ in range(30)))
 
 
 def test_control_characters_separate_words() -> None:
