@@ -35,9 +35,16 @@ from pathlib import Path
 
 from archive.custody import CustodyEvent, CustodyLog, default_actor
 from archive.export_custody import ChainEvidence, collect_custody, verification_json
-from archive.export_metadata import WACZ_VERSION, datapackage_json, digest_json, pages_jsonl
+from archive.export_metadata import (
+    WACZ_VERSION,
+    datapackage_hash,
+    datapackage_json,
+    digest_json,
+    pages_jsonl,
+)
 from archive.export_plan import ExportError, ExportPlan, plan_export
 from archive.export_select import UnknownCaptureError, select_captures
+from archive.export_signing import PackageSignature, PackageSigner, sign_datapackage
 from archive.export_summary import SummaryHeader, SummaryItem, SummaryWarc, summary_chunks
 from archive.export_zip import CdxjCollector, CopyingReader, PackageFile, PackageZip
 from archive.manifest import CaptureManifest, ObjectRef
@@ -49,6 +56,8 @@ __all__ = [
     "ExportError",
     "ExportResult",
     "PackageFile",
+    "PackageSignature",
+    "PackageSigner",
     "UnknownCaptureError",
     "export_wacz",
     "select_captures",
@@ -69,6 +78,8 @@ class ExportResult:
     warnings: tuple[str, ...] = ()
     # (chain, sequence) of the ``exported`` custody events appended after writing.
     custody_events: tuple[tuple[str, int], ...] = ()
+    # The WACZ-auth signature in datapackage-digest.json; None for an unsigned package.
+    signature: PackageSignature | None = None
 
 
 def _copy_warcs(package: PackageZip, store: ObjectStore, plan: ExportPlan) -> CdxjCollector:
@@ -290,10 +301,13 @@ def export_wacz(
     description: str = "",
     actor: str | None = None,
     allow_damaged: bool = False,
+    signer: PackageSigner | None = None,
 ) -> ExportResult:
     """Write a WACZ package of the captures to ``out_path`` and record the export in custody.
 
     ``actor`` names who made the export (default: the operating-system user at the host).
+    With a ``signer``, ``datapackage-digest.json`` carries a WACZ-auth signature by its key
+    (time-stamped when it has TSAs); without one the package is unsigned.
     Raises ``ExportError`` when an object is missing or no longer matches its hash, or (unless
     ``allow_damaged``) when a manifest or custody chain fails its check, leaving no partial
     package behind.
@@ -331,7 +345,13 @@ def export_wacz(
                 software=header.software,
             )
             datapackage_sha = package.add_bytes("datapackage.json", datapackage).sha256
-            package.add_bytes("datapackage-digest.json", digest_json(datapackage))
+            signature = None
+            if signer is not None:
+                signature = sign_datapackage(
+                    signer, datapackage_hash(datapackage), created=created, software=header.software
+                )
+            signed_data = signature.signed_data if signature else None
+            package.add_bytes("datapackage-digest.json", digest_json(datapackage, signed_data))
         finally:
             package.close()
         sha256, size = _file_sha256(partial), partial.stat().st_size
@@ -339,7 +359,10 @@ def export_wacz(
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    events = _record_export(store, plan, manifest_sha, actor, out_path.name, title, sha256, size)
+    signed_by = signature.key_fingerprint if signature else None
+    events = _record_export(
+        store, plan, manifest_sha, actor, out_path.name, title, sha256, size, signed_by
+    )
     return ExportResult(
         path=out_path,
         sha256=sha256,
@@ -349,6 +372,7 @@ def export_wacz(
         datapackage_sha256=datapackage_sha,
         warnings=tuple(warnings),
         custody_events=events,
+        signature=signature,
     )
 
 
@@ -361,6 +385,7 @@ def _record_export(
     title: str,
     sha256: str,
     size: int,
+    signed_by: str | None,
 ) -> tuple[tuple[str, int], ...]:
     """Append an ``exported`` event to each source chain the package draws on."""
     appended = []
@@ -379,6 +404,8 @@ def _record_export(
             "captures": captures,
             "warcs": [w.key for w in plan.warcs.values()],
         }
+        if signed_by:
+            details["signing_key"] = signed_by  # the key whose signature the package carries
         event = CustodyEvent(f"exported:{sha256}", "exported", f"sha256:{sha256}", details)
         for stored in CustodyLog(store, chain, actor=actor).append([event]):
             appended.append((chain, int(stored["seq"])))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from archive.export_zip import PackageFile
 from archive.manifest import CaptureManifest
@@ -55,10 +55,16 @@ def datapackage_json(
     return json.dumps(package, ensure_ascii=False, indent=2).encode("utf-8")
 
 
-def digest_json(datapackage: bytes) -> bytes:
-    """``datapackage-digest.json``: the SHA-256 of ``datapackage.json`` as written."""
-    digest = {
-        "path": "datapackage.json",
-        "hash": f"sha256:{hashlib.sha256(datapackage).hexdigest()}",
-    }
+def datapackage_hash(datapackage: bytes) -> str:
+    """``sha256:<hex>`` of ``datapackage.json`` as written: what the digest file and the
+    signature carry."""
+    return f"sha256:{hashlib.sha256(datapackage).hexdigest()}"
+
+
+def digest_json(datapackage: bytes, signed_data: Mapping[str, str] | None = None) -> bytes:
+    """``datapackage-digest.json``: the SHA-256 of ``datapackage.json`` as written, and the
+    WACZ-auth ``signedData`` when the package is signed."""
+    digest: dict[str, object] = {"path": "datapackage.json", "hash": datapackage_hash(datapackage)}
+    if signed_data is not None:
+        digest["signedData"] = dict(signed_data)
     return json.dumps(digest, indent=2).encode("utf-8")

@@ -166,7 +166,7 @@ def timestamp(source_id: str | None) -> None:
 @click.option(
     "--out",
     "out_path",
-    required=True,
+    default=None,
     type=click.Path(path_type=Path),
     help="The .wacz file to write.",
 )
@@ -176,6 +176,30 @@ def timestamp(source_id: str | None) -> None:
     help="Package captures whose manifest or custody chain fails its check, with the failure "
     "stated in the summary (exit 1).",
 )
+@click.option(
+    "--signing-key",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The team's signing key (default: OSINT_ARCHIVE_SIGNING_KEY, else "
+    "$OSINT_ARCHIVE_HOME/keys/export-signing-key.pem; made on first use).",
+)
+@click.option(
+    "--verify",
+    "verify_path",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="Check this package offline instead of exporting: hashes, digest, signature, stamps.",
+)
+@click.option(
+    "--expect-key", default=None, help="With --verify: the signer's key fingerprint (sha256:…)."
+)
+@click.option(
+    "--tsa-ca-file",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="With --verify: PEM roots time stamps must chain to (default OSINT_ARCHIVE_TSA_CA_FILE).",
+)
+@click.option("--json", "as_json", is_flag=True, help="With --verify: print the result as JSON.")
 def export(
     capture_ids: tuple[str, ...],
     source_id: str | None,
@@ -184,20 +208,40 @@ def export(
     query: str | None,
     limit: int,
     title: str | None,
-    out_path: Path,
+    out_path: Path | None,
     allow_damaged: bool,
+    signing_key: Path | None,
+    verify_path: Path | None,
+    expect_key: str | None,
+    tsa_ca_file: Path | None,
+    as_json: bool,
 ) -> None:
     """Write a court-ready WACZ package of chosen captures, with every file's SHA-256.
 
     The package holds the original WARC files, an index, the manifests, the custody events
-    and a human-readable summary; it passes `wacz validate`. The export is recorded in each
-    source's custody chain; with TSAs configured, the package digest is timestamped too
-    (tokens beside the package as <file>.<tsa>.tsr).
+    and a human-readable summary; it passes `wacz validate`. It is signed per WACZ-auth with
+    the team's key (the RFC 3161 time signature added when TSAs are configured). The export
+    is recorded in each source's custody chain; with TSAs configured, the package digest is
+    timestamped too (tokens beside the package as <file>.<tsa>.tsr).
+
+    With --verify FILE, checks a package offline instead: exit 0 when it verifies, 1 when not.
     """
     from archive.export import ExportError, UnknownCaptureError, export_wacz, select_captures
+    from archive.signing_key import SigningKeyError
     from archive.timestamps import TimestampError, stamp_digest
+    from osint_archive.export_signer import export_signer
 
+    if verify_path is not None:
+        _verify_export(verify_path, expect_key, tsa_ca_file, as_json)
+    if out_path is None:
+        err_console.print("[red]error:[/] --out is required (or --verify FILE)")
+        sys.exit(EXIT_USAGE)
     settings = load_settings()
+    try:
+        signer = export_signer(settings, signing_key)
+    except SigningKeyError as err:
+        err_console.print(f"[red]error:[/] {err}", highlight=False)
+        sys.exit(EXIT_USAGE)
     store = settings.open_store()
     index = open_index(settings) if query else None
     try:
@@ -231,7 +275,12 @@ def export(
     )
     try:
         result = export_wacz(
-            store, manifests, out_path, title=described, allow_damaged=allow_damaged
+            store,
+            manifests,
+            out_path,
+            title=described,
+            allow_damaged=allow_damaged,
+            signer=signer,
         )
     except (ExportError, ValueError) as err:  # damaged or malformed evidence is never packaged
         err_console.print(f"[red]error:[/] {err}", highlight=False)
@@ -243,6 +292,18 @@ def export(
         f"{result.path}  sha256:{result.sha256}  {human_bytes(result.size)}  "
         f"{len(result.captures)} captures, {len(result.files)} files"
     )
+    if result.signature is not None:
+        stamped = result.signature.timestamped_by
+        click.echo(
+            f"signed by key {result.signature.key_fingerprint}"
+            + (f", signature time-stamped by {stamped}" if stamped else "")
+        )
+        if result.signature.timestamp_error:
+            err_console.print(
+                f"[yellow]warning:[/] signature not time-stamped: "
+                f"{result.signature.timestamp_error}",
+                highlight=False,
+            )
     tsas = settings.timestamps.authorities
     if tsas:
         try:
@@ -256,3 +317,28 @@ def export(
     for warning in result.warnings:
         err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     sys.exit(EXIT_FAILED if result.warnings else 0)
+
+
+def _verify_export(path: Path, expect_key: str | None, ca_file: Path | None, as_json: bool) -> None:
+    """``export --verify``: print every check and exit 0 (verified) or 1 (failed)."""
+    from archive.export_verify import verify_package
+    from archive.timestamps import CheckOutcome
+
+    if ca_file is not None:
+        roots: bytes | None = ca_file.read_bytes()
+    else:
+        roots = load_settings().timestamps.trusted_roots_pem()
+    result = verify_package(path, expected_key=expect_key, trusted_roots_pem=roots)
+    if as_json:
+        click.echo(result.to_json())
+    else:
+        colours = {CheckOutcome.PASSED: "green", CheckOutcome.FAILED: "red"}
+        for check in result.checks:
+            colour = colours.get(check.outcome, "yellow")
+            err_console.print(
+                f"[{colour}]{check.outcome.value:<11}[/] {check.name}: {check.detail}",
+                highlight=False,
+            )
+        verdict = "[green]verified[/]" if result.ok else "[red]verification FAILED[/]"
+        err_console.print(f"{path}: {verdict}", highlight=False)
+    sys.exit(0 if result.ok else EXIT_FAILED)

@@ -16,6 +16,8 @@ from starlette.concurrency import run_in_threadpool
 
 from archive.audit_payloads import PayloadCheck, check_payload
 from archive.export import ExportError, export_wacz
+from archive.signing_key import SigningKeyError
+from osint_archive.export_signer import export_signer
 from web.capture_page import (
     SHA256,
     CaptureNotFoundError,
@@ -233,8 +235,9 @@ async def export_capture(
             title=f"Capture {capture.manifest.capture_id}",
             description=f"Exported from the web UI by {viewer.username}",
             actor=f"web:{viewer.username}",
+            signer=export_signer(state.settings.archive),  # signed like the CLI's exports
         )
-    except ExportError as err:
+    except (ExportError, SigningKeyError) as err:
         shutil.rmtree(folder, ignore_errors=True)
         return render(request, "error.html", viewer, 409, title_key="export", detail=str(err))
     except BaseException:
