@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from index.backend import SearchRequest
 from osint_archive.cli_common import (
@@ -36,6 +38,7 @@ from osint_archive.sources import (
     UnknownSourceError,
     select_sources,
 )
+from osint_archive.terminal_text import safe_for_terminal
 
 if TYPE_CHECKING:  # the pipeline pulls in aiohttp and trafilatura: loaded only to run
     from osint_archive.pipeline import SourceOutcome
@@ -85,8 +88,8 @@ def summary_table(outcomes: Sequence[SourceOutcome]) -> Table:
             ("[green]ok[/]" + (" (resumed)" if o.resumed else "")) if o.ok else "[red]failed[/]"
         )
         table.add_row(
-            o.source_id,
-            o.kind,
+            Text(safe_for_terminal(o.source_id)),  # cells are markup unless given as Text
+            Text(safe_for_terminal(o.kind)),
             status,
             str(o.pages),
             str(o.counts.get("posts", "")),
@@ -136,13 +139,19 @@ def run_with_progress(
             audio_progress.stop()
     console.print(summary_table(outcomes))
     for o in outcomes:
+        # Errors, notes and failures quote what sites sent (URLs, reasons): shown as text.
+        source = escape(safe_for_terminal(o.source_id))
         if o.error:
-            console.print(f"[red]{o.source_id}[/]: {o.error}", highlight=False, soft_wrap=True)
+            error = escape(safe_for_terminal(o.error))
+            console.print(f"[red]{source}[/]: {error}", highlight=False, soft_wrap=True)
         for note in o.notes:
-            console.print(f"[yellow]{o.source_id}[/]: {note}", highlight=False, soft_wrap=True)
+            shown = escape(safe_for_terminal(note))
+            console.print(f"[yellow]{source}[/]: {shown}", highlight=False, soft_wrap=True)
         for failure in o.failures[:10]:
             console.print(
-                f"  {o.source_id}: {failure.stage} failed for {failure.url}: {failure.reason}",
+                safe_for_terminal(
+                    f"  {o.source_id}: {failure.stage} failed for {failure.url}: {failure.reason}"
+                ),
                 highlight=False,
                 markup=False,
                 soft_wrap=True,

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from index.backend import IndexUnavailableError, SearchBackend
 from osint_archive.settings import Settings, SettingsError
 from osint_archive.sources import SourcesConfig, SourcesConfigError, load_sources
+from osint_archive.terminal_text import safe_for_terminal
 
 # Messages are never wrapped: scripts match `file:line: field: message` lines whole.
 err_console = Console(stderr=True, soft_wrap=True)
@@ -39,7 +41,7 @@ def open_index(settings: Settings) -> SearchBackend:
     try:
         return settings.open_index()
     except (IndexUnavailableError, SettingsError) as err:
-        err_console.print(f"[red]error:[/] {err}", highlight=False)
+        err_console.print(f"[red]error:[/] {escape(safe_for_terminal(str(err)))}", highlight=False)
         sys.exit(EXIT_USAGE)
 
 
@@ -48,7 +50,7 @@ def load_config(path: Path) -> SourcesConfig:
         return load_sources(path)
     except SourcesConfigError as err:
         for problem in err.problems:
-            err_console.print(str(problem), markup=False, highlight=False)
+            err_console.print(safe_for_terminal(str(problem)), markup=False, highlight=False)
         err_console.print(f"[red]{len(err.problems)} problem(s) in {path}[/]")
         sys.exit(EXIT_USAGE)
 

@@ -35,6 +35,7 @@ from osint_archive.cli_common import (
     open_index,
     parse_date,
 )
+from osint_archive.terminal_text import safe_for_terminal
 
 
 def hit_json(hit: Hit) -> dict[str, object]:
@@ -57,15 +58,20 @@ def hit_json(hit: Hit) -> dict[str, object]:
 
 
 def print_hit(console: Console, number: int, hit: Hit) -> None:
+    """One hit for a person: archived text without escape sequences, and never as markup."""
+
+    def shown(text: str) -> str:
+        return escape(safe_for_terminal(text))
+
     where = f" @ {clock(hit.start or 0)}–{clock(hit.end or 0)}" if hit.start is not None else ""
-    console.print(f"[bold]{number}. {escape(hit.title or hit.url)}[/]", highlight=False)
+    console.print(f"[bold]{number}. {shown(hit.title or hit.url)}[/]", highlight=False)
     console.print(
-        f"   [dim]{hit.captured_at[:19]}  {hit.source}  {hit.kind}  {hit.lang}[/]  "
-        f"{escape(hit.url)}{where}",
+        f"   [dim]{shown(f'{hit.captured_at[:19]}  {hit.source}  {hit.kind}  {hit.lang}')}[/]  "
+        f"{shown(hit.url)}{where}",
         highlight=False,
         soft_wrap=True,
     )
-    text = escape(snippet_to_text(hit.snippet, "\ue000", "\ue001"))
+    text = shown(snippet_to_text(hit.snippet, "\ue000", "\ue001"))
     # Highlights in colour on a terminal, in brackets when the output is piped.
     start, end = ("[bold yellow]", "[/]") if console.is_terminal else ("\\[", "]")
     console.print("   " + text.replace("\ue000", start).replace("\ue001", end), highlight=False)
@@ -128,10 +134,10 @@ def search(
             query, filters, sort=cast(Sort, sort), limit=limit, offset=offset
         )
     except QueryError as err:
-        err_console.print(f"[red]error:[/] {err}", highlight=False)
+        err_console.print(f"[red]error:[/] {escape(safe_for_terminal(str(err)))}", highlight=False)
         sys.exit(EXIT_USAGE)
     for note in request.query.notes:
-        err_console.print(f"[yellow]note:[/] {note}", highlight=False)
+        err_console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     index = open_index(load_settings())
     try:
         hits = index.search(request)

@@ -14,6 +14,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from osint_archive.cli_common import (
     EXIT_FAILED,
@@ -25,6 +26,7 @@ from osint_archive.cli_common import (
     open_index,
 )
 from osint_archive.settings import Settings
+from osint_archive.terminal_text import safe_for_terminal
 
 if TYPE_CHECKING:  # numpy and the recogniser load only when something is transcribed
     from transcription.jobs import JobOutcome, MediaJob
@@ -122,15 +124,16 @@ def outcome_table(outcomes: Sequence[JobOutcome]) -> Table:
         colour = {"transcribed": "green", "no_audio": "yellow", "failed": "red"}[o.status]
         transcript = o.transcript
         speed = f"{o.audio_seconds / o.elapsed_seconds:.1f}×" if o.elapsed_seconds else ""
+        note = o.reason or (transcript.problem or "" if transcript else "")
         table.add_row(
             o.job.media.sha256[:12],
-            o.job.source_id,
+            Text(safe_for_terminal(o.job.source_id)),  # cells are markup unless given as Text
             f"[{colour}]{o.status}[/]",
-            (transcript.language or "–") if transcript else "",
+            Text(safe_for_terminal(transcript.language or "–")) if transcript else "",
             clock(o.audio_seconds) if o.audio_seconds else "",
             str(len(transcript.segments)) if transcript else "",
             speed,
-            o.reason or (transcript.problem or "" if transcript else ""),
+            Text(safe_for_terminal(note)),
         )
     return table
 
