@@ -40,7 +40,7 @@ from archive.export_metadata import (
     datapackage_hash,
     datapackage_json,
     digest_json,
-    pages_jsonl,
+    pages_jsonl_lines,
 )
 from archive.export_plan import ExportError, ExportPlan, plan_export
 from archive.export_select import UnknownCaptureError, select_captures
@@ -195,27 +195,32 @@ def _write_evidence(
 ) -> tuple[dict[str, str], dict[str, ChainEvidence]]:
     """Manifests, texts and custody events; returns manifest SHA-256s and chain evidence."""
     manifest_sha: dict[str, str] = {}
-    everything = plan.manifests()
-    for manifest in everything:
+    # Custody: the captures, their manifests and WARCs, and the transcripts of their media.
+    wanted: set[str] = set()
+    sources: set[str] = set()
+    # One pass per kind of evidence, each manifest read as it comes (memory stays flat).
+    for manifest in plan.manifests():
         stored = package.add_bytes(
             f"evidence/manifest-{manifest.capture_id}.json", store.read_bytes(manifest.key)
         )
         manifest_sha[manifest.capture_id] = stored.sha256
-    texts = {m.text.sha256: m.text.key for m in plan.selected if m.text is not None}
-    for sha256, key in sorted(texts.items()):
-        _copy_object(package, store, key, sha256, f"evidence/text-{sha256}.txt")
+        wanted |= {manifest.capture_id, manifest.key}
+        sources.add(manifest.source_id)
+    texts: dict[str, str] = {}
     copied: set[str] = set()
     for manifest in plan.selected:
+        if manifest.text is not None:
+            texts[manifest.text.sha256] = manifest.text.key
+        wanted |= {media.sha256 for media in manifest.media}
         for path, key, sha256, media in _captured_objects(manifest):
             if path not in copied:
                 copied.add(path)
                 _copy_object(package, store, key, sha256, path, stored=media)
+    for sha256, key in sorted(texts.items()):
+        _copy_object(package, store, key, sha256, f"evidence/text-{sha256}.txt")
     _write_transcripts(package, store, plan.selected)
-    # Custody: the captures, their manifests and WARCs, and the transcripts of their media.
-    wanted = {m.capture_id for m in everything} | {m.key for m in everything}
-    wanted |= {media.sha256 for m in plan.selected for media in m.media}
     wanted |= {w.key for w in plan.warcs.values()} | {w.sha256 for w in plan.warcs.values()}
-    chains = collect_custody(store, (m.source_id for m in everything), wanted)
+    chains = collect_custody(store, sources, wanted)
     for chain in chains:
         for record in chain.events:
             package.add_bytes(f"evidence/custody-{chain.chain}-{record.seq:010d}.json", record.data)
@@ -329,7 +334,9 @@ def export_wacz(
             sizes = {f.path: f.size for f in package.files}
             with package.entry("indexes/index.cdxj", stored=False) as entry:
                 cdxj.write_sorted(entry)
-            package.add_bytes("pages/pages.jsonl", pages_jsonl(title, plan.selected))
+            with package.entry("pages/pages.jsonl", stored=False) as entry:
+                for line in pages_jsonl_lines(title, plan.selected):
+                    entry.write(line)
             manifest_sha, chains = _write_evidence(package, store, plan, created)
             warnings = _write_summary(package, header, plan, manifest_sha, chains, sizes)
             if warnings and not allow_damaged:
@@ -389,12 +396,10 @@ def _record_export(
 ) -> tuple[tuple[str, int], ...]:
     """Append an ``exported`` event to each source chain the package draws on."""
     appended = []
-    for chain in sorted({m.source_id for m in plan.selected}):
-        captures = [
-            [m.capture_id, manifest_sha[m.capture_id]]
-            for m in plan.selected
-            if m.source_id == chain
-        ]
+    by_chain: dict[str, list[list[str]]] = {}
+    for m in plan.selected:
+        by_chain.setdefault(m.source_id, []).append([m.capture_id, manifest_sha[m.capture_id]])
+    for chain, captures in sorted(by_chain.items()):
         details = {
             "filename": filename,
             "title": title,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from archive.export_zip import PackageFile
 from archive.manifest import CaptureManifest
@@ -16,14 +16,15 @@ PAGES_FORMAT = "json-pages-1.0"
 _RESOURCE_NAME = re.compile(r"[^a-z0-9._/-]")
 
 
-def pages_jsonl(title: str, manifests: Sequence[CaptureManifest]) -> bytes:
-    """A header line, then one page per capture: id, url, ts and title."""
-    lines = [{"format": PAGES_FORMAT, "id": "pages", "title": title}]
+def pages_jsonl_lines(title: str, manifests: Iterable[CaptureManifest]) -> Iterator[bytes]:
+    """A header line, then one page per capture (id, url, ts, title), one line at a time."""
+    header = {"format": PAGES_FORMAT, "id": "pages", "title": title}
+    yield (json.dumps(header, ensure_ascii=False) + "\n").encode()
     for m in manifests:
         # ts is the final response record's WARC-Date, so replay finds that exact record.
         page = {"id": m.capture_id, "url": m.final_url, "ts": warc_date(m.captured_at)}
-        lines.append(page | {"title": m.text.title if m.text else m.final_url})
-    return "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines).encode()
+        page |= {"title": m.text.title if m.text else m.final_url}
+        yield (json.dumps(page, ensure_ascii=False) + "\n").encode()
 
 
 def resource_name(path: str) -> str:

@@ -6,9 +6,10 @@ the WARC of its original response too, found by walking ``previous_capture`` man
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+from archive.export_manifests import StoredManifests
 from archive.manifest import CaptureManifest, read_manifest
 from archive.store import ObjectNotFoundError, ObjectStore
 
@@ -39,18 +40,22 @@ class PlannedWarc:
 
 @dataclass
 class ExportPlan:
-    selected: list[CaptureManifest]
+    selected: Sequence[CaptureManifest]  # a StoredManifests for large selections
     originals: dict[str, CaptureManifest]  # revisit capture id -> capture with the response
     warcs: dict[str, PlannedWarc]  # by WARC object key, in package order
 
     def warc_of(self, manifest: CaptureManifest) -> PlannedWarc:
         return self.warcs[manifest.warc.key]
 
-    def manifests(self) -> list[CaptureManifest]:
-        """Selected captures, then the originals they need that were not selected."""
-        chosen = {m.capture_id for m in self.selected}
+    def manifests(self) -> Iterator[CaptureManifest]:
+        """Selected captures, then the originals they need that were not selected, one at a
+        time (a large selection is read from the store as it goes)."""
+        chosen: set[str] = set()
+        for manifest in self.selected:
+            chosen.add(manifest.capture_id)
+            yield manifest
         extra = {m.capture_id: m for m in self.originals.values() if m.capture_id not in chosen}
-        return [*self.selected, *extra.values()]
+        yield from extra.values()
 
 
 def _is_original_of(candidate: CaptureManifest, revisit: CaptureManifest) -> bool:
@@ -108,7 +113,7 @@ def original_response(
 
 def plan_export(store: ObjectStore, manifests: Sequence[CaptureManifest]) -> ExportPlan:
     """The WARCs to include (each once, named uniquely) and each revisit's original."""
-    plan = ExportPlan(list(manifests), {}, {})
+    plan = ExportPlan(manifests, {}, {})
     names: set[str] = set()
 
     def warc_for(manifest: CaptureManifest) -> PlannedWarc:
@@ -124,7 +129,10 @@ def plan_export(store: ObjectStore, manifests: Sequence[CaptureManifest]) -> Exp
         return found
 
     known: dict[str, CaptureManifest] = {}
-    loaded = {m.capture_id: m for m in manifests}
+    # A selection read from the store is walked from the store too: holding every manifest
+    # to save reading a few earlier ones would make memory grow with the selection.
+    lazy = isinstance(manifests, StoredManifests)
+    loaded = {} if lazy else {m.capture_id: m for m in manifests}
     for manifest in manifests:
         warc_for(manifest).selected.append(manifest.capture_id)
         if manifest.warc.record_type == "revisit":

@@ -10,12 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 
+from archive.export_manifests import StoredManifests
 from archive.manifest import CaptureManifest, iter_manifest_keys, read_manifest
 from archive.store import ObjectStore
 from index.backend import SearchBackend, SearchFilters, SearchRequest
 
 # The embedded index answers at most this many hits per query (SqliteFtsBackend's cap).
 DEFAULT_QUERY_LIMIT = 1000
+# How a selected capture is sorted and found again: (captured_at, capture id, manifest key).
+Chosen = tuple[datetime, str, str]
 
 
 class UnknownCaptureError(LookupError):
@@ -91,8 +94,9 @@ def select_captures(
     query: str | None = None,
     index: SearchBackend | None = None,
     limit: int = DEFAULT_QUERY_LIMIT,
-) -> list[CaptureManifest]:
-    """The capture manifests to export, oldest capture first.
+) -> StoredManifests:
+    """The capture manifests to export, oldest capture first, read from the store when used
+    (``StoredManifests``: only their keys stay in memory).
 
     Three ways to choose, one per call:
 
@@ -113,12 +117,17 @@ def select_captures(
         raise ValueError("capture ids select exact captures; a date range cannot be added")
     if capture_ids:
         keys = find_manifest_keys(store, capture_ids, source)
-        manifests = [read_manifest(store, key) for key in keys.values()]
+        chosen = [_chosen(read_manifest(store, key), key) for key in keys.values()]
     elif query is not None:
-        manifests = _select_by_query(store, query, index, source, start, end, limit)
+        chosen = _select_by_query(store, query, index, source, start, end, limit)
     else:
-        manifests = _select_by_range(store, source, start, end)
-    return sorted(manifests, key=lambda m: (m.captured_at, m.capture_id))
+        chosen = _select_by_range(store, source, start, end)
+    chosen.sort()
+    return StoredManifests(store, [key for _, _, key in chosen])
+
+
+def _chosen(manifest: CaptureManifest, key: str) -> Chosen:
+    return (manifest.captured_at, manifest.capture_id, key)
 
 
 def _select_by_query(
@@ -129,7 +138,7 @@ def _select_by_query(
     since: datetime | None,
     until: datetime | None,
     limit: int,
-) -> list[CaptureManifest]:
+) -> list[Chosen]:
     if index is None:
         raise ValueError("selecting by query needs a search index (index=...)")
     filters = SearchFilters(source=source, since=since, until=until)
@@ -140,7 +149,7 @@ def _select_by_query(
         ids = by_source.setdefault(hit.source, [])
         if hit.capture_id not in ids:
             ids.append(hit.capture_id)
-    manifests: list[CaptureManifest] = []
+    chosen: list[Chosen] = []
     missing: list[str] = []
     for hit_source, ids in by_source.items():
         try:
@@ -148,16 +157,16 @@ def _select_by_query(
         except UnknownCaptureError as err:
             missing.extend(err.capture_ids)
             continue
-        manifests.extend(read_manifest(store, key) for key in keys.values())
+        chosen.extend(_chosen(read_manifest(store, key), key) for key in keys.values())
     if missing:
         raise UnknownCaptureError(missing, "the search index names them; run `reindex`")
-    return manifests
+    return chosen
 
 
 def _select_by_range(
     store: ObjectStore, source: str | None, since: datetime | None, until: datetime | None
-) -> list[CaptureManifest]:
-    manifests = []
+) -> list[Chosen]:
+    chosen = []
     for key in iter_manifest_keys(store, source):
         # Manifests are filed under their run's start day, never after the capture itself:
         # a run that started after ``until`` cannot hold a capture in range.
@@ -166,5 +175,5 @@ def _select_by_range(
             continue
         manifest = read_manifest(store, key)
         if _in_range(manifest, since, until):
-            manifests.append(manifest)
-    return manifests
+            chosen.append(_chosen(manifest, key))
+    return chosen
