@@ -706,7 +706,11 @@ def breakdown(
     from web.app import create_app
     from web.config import WebSettings
 
-    environ = {"OSINT_ARCHIVE_HOME": str(home), "OSINT_ARCHIVE_INDEX": "sqlite"}
+    environ = {
+        "OSINT_ARCHIVE_HOME": str(home),
+        "OSINT_ARCHIVE_INDEX": "sqlite",
+        "OSINT_ARCHIVE_WEB_ALLOWED_HOSTS": "testserver",  # TestClient's Host
+    }
     app = create_app(WebSettings.from_env(environ))
     app.state.archive.catalog.refresh()
     clock = StageClock()

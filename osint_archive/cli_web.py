@@ -15,7 +15,7 @@ import click
 from osint_archive.cli_common import EXIT_USAGE, err_console
 from osint_archive.settings import SettingsError
 from web.accounts import AccountError, Accounts, Role
-from web.config import WebSettings
+from web.config import ALLOWED_HOSTS_VARIABLE, LOCAL_HOSTS, WebSettings
 
 F = TypeVar("F", bound=Callable[..., None])
 
@@ -63,6 +63,13 @@ def account_errors() -> Iterator[None]:
     default=None,
     help="Behind a TLS proxy: the proxy's addresses, whose X-Forwarded-* headers are trusted.",
 )
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    help="A host name the UI is reached by (repeatable), besides localhost and 127.0.0.1;"
+    " requests naming any other Host get 400. Also OSINT_ARCHIVE_WEB_ALLOWED_HOSTS.",
+)
 def serve(
     host: str,
     port: int,
@@ -70,6 +77,7 @@ def serve(
     ssl_keyfile: Path | None,
     workers: int | None,
     forwarded_allow_ips: str | None,
+    allowed_hosts: tuple[str, ...],
 ) -> None:
     """The investigators' web UI: search, capture pages, replay, transcript player.
 
@@ -83,10 +91,17 @@ def serve(
 
     from index.backend import IndexUnavailableError
     from web.app import create_app
+    from web.header_timeout import PROTOCOL as HEADER_TIMEOUT_PROTOCOL
 
     if (ssl_certfile is None) != (ssl_keyfile is None):
         err_console.print("[red]error:[/] --ssl-certfile and --ssl-keyfile go together")
         sys.exit(EXIT_USAGE)
+    named = [*allowed_hosts]
+    if host not in ("0.0.0.0", "::"):  # noqa: S104
+        named.append(host)  # the address it listens on is one it is reached by
+    # Through the environment, so that every worker process builds the same settings.
+    listed = os.environ.get(ALLOWED_HOSTS_VARIABLE, "")
+    os.environ[ALLOWED_HOSTS_VARIABLE] = ",".join(filter(None, [listed, *named]))
     settings = _web_settings()
     try:
         settings.archive.open_index().close()
@@ -111,6 +126,12 @@ def serve(
         " (Ctrl+C stops)",
         highlight=False,
     )
+    if len(settings.allowed_hosts) == len(LOCAL_HOSTS):
+        err_console.print(
+            "[yellow]note:[/] only requests for localhost and 127.0.0.1 are answered: name the"
+            " host the UI is reached by with --allowed-host NAME",
+            highlight=False,
+        )
     processes = workers or os.cpu_count() or 1
     uvicorn.run(
         # Several processes need the application by name; each builds its own.
@@ -125,6 +146,9 @@ def serve(
         forwarded_allow_ips=forwarded_allow_ips,
         server_header=False,
         log_level="info",
+        http=HEADER_TIMEOUT_PROTOCOL,
+        timeout_keep_alive=5,
+        limit_concurrency=1000,  # beyond this, 503 at once instead of a slow collapse
     )
 
 

@@ -38,6 +38,7 @@ from tests.hostile_site import (
 )
 from tests.speech_scoring import DEMO_SPOKEN_WORD, is_demo_spoken_start, seconds_of_range_label
 from tests.web_fixtures import INVESTIGATOR, WebAccount, copy_home, web_server
+from web.routes_replay import FRAME_SANDBOX
 
 CHROMIUM = default_chromium_path()
 pytestmark = pytest.mark.skipif(
@@ -310,16 +311,20 @@ def test_the_replay_is_sandboxed_and_never_leaves_the_server(
     try:
         page.get_by_role("link", name="Open the preserved page").click()
         frame_element = page.locator("iframe.replay")
-        expect(frame_element).to_have_attribute("sandbox", "")
+        # No scripts; a click may only take the top window (to the app's follow route).
+        expect(frame_element).to_have_attribute("sandbox", FRAME_SANDBOX)
         frame = page.frame_locator("iframe.replay")
         expect(frame.locator("h1")).to_have_text(ARREST_TITLE)
         page.wait_for_load_state("networkidle")
         screenshot(page, "replay")
-        # A link in the archived page stays in the replay.
+        first_frame = frame_element.get_attribute("src")
+        # A link in the archived page opens that page's own capture, replayed with its grant.
         frame.get_by_role("link", name="Home").click()
-        replay = next(f for f in page.frames if f.parent_frame is not None)
+        expect(page).to_have_url(re.compile(r"/captures/[0-9a-f-]{36}/replay$"))
         expect(frame.locator("h1")).to_have_text("Minsk Rights Watch")  # the front page
+        replay = next(f for f in page.frames if f.parent_frame is not None)
         assert replay.url.startswith(demo_server + "/replay/"), replay.url
+        assert page.locator("iframe.replay").get_attribute("src") != first_frame
         page.wait_for_load_state("networkidle")
         assert watch.connections() == 0
     finally:
@@ -423,9 +428,12 @@ class HostileArchive:
 
 
 @pytest.fixture(scope="module")
-def hostile_archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostileArchive]:
+def hostile_archive(
+    demo_archive: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[HostileArchive]:
+    """The demo archive (source ``demo-news``) plus the hostile site as source ``hostile``."""
     folder = tmp_path_factory.mktemp("web-hostile")
-    home = folder / "home"
+    home = copy_home(demo_archive, folder / "home")
     with HostileSite() as site:
         config = folder / "sources.yaml"
         config.write_text(
@@ -513,3 +521,35 @@ def test_markup_in_a_query_is_shown_back_as_text(
     page.wait_for_timeout(300)
     assert_nothing_ran(session)
     assert session.foreign_requests() == []
+
+
+def test_a_replay_link_opens_no_other_source_and_dies_at_logout(
+    browser: Browser, open_session: OpenSession, hostile_archive: HostileArchive
+) -> None:
+    session = open_session(hostile_archive.base_url)
+    page = sign_in(session)
+    open_arrest_capture(page)  # a capture of the source demo-news
+    page.get_by_role("link", name="Open the preserved page").click()
+    expect(page.frame_locator("iframe.replay").locator("h1")).to_have_text(ARREST_TITLE)
+    grant = (
+        hostile_archive.base_url
+        + (page.locator("iframe.replay").get_attribute("src") or "").rsplit("/", 1)[0]
+    )
+    # The link alone, in a browser with no session: its own capture only.
+    stranger = browser.new_context()
+    try:
+        other = stranger.new_page()
+        own = other.goto(grant + "/page")
+        assert own is not None and own.status == 200
+        expect(other.locator("h1")).to_have_text(ARREST_TITLE)
+        foreign = other.goto(grant + "/web/" + hostile_archive.site.url("/"))
+        assert foreign is not None and foreign.status == 404
+        assert HOSTILE_TITLE not in other.content()
+        screenshot(other, "replay-grant-other-source")
+        page.get_by_role("button", name="Log out").click()
+        expect(page).to_have_url(re.compile(r"/login$"))
+        after = other.goto(grant + "/page")
+        assert after is not None and after.status == 404
+        assert ARREST_TITLE not in other.content()
+    finally:
+        stranger.close()

@@ -70,30 +70,43 @@ def test_roles_include_the_ones_before() -> None:
     assert not Role.INVESTIGATOR.allows(Role.CUSTODIAN)
 
 
-def test_login_throttle_counts_failures_in_a_sliding_window(tmp_path: Path) -> None:
+def test_login_throttle_counts_attempts_in_a_sliding_window(tmp_path: Path) -> None:
     now = [1000.0]
     path = tmp_path / "accounts.sqlite"
     throttle = LoginThrottle(path, attempts=3, window_seconds=60, clock=lambda: now[0])
     for _ in range(3):
         assert throttle.retry_after("user:a", "addr:x") == 0
-        throttle.failed("user:a", "addr:x")
+        assert throttle.begin("user:a", "addr:x") is not None  # counted before any hashing
+    assert throttle.begin("user:a", "addr:x") is None
     assert throttle.retry_after("user:a") == pytest.approx(60)
     assert throttle.retry_after("user:b", "addr:x") == pytest.approx(60)  # same address
+    assert throttle.begin("user:b", "addr:x") is None
     now[0] += 30
     assert throttle.retry_after("user:a") == pytest.approx(30)
     now[0] += 31
     assert throttle.retry_after("user:a", "addr:x") == 0
-    throttle.failed("user:a")
-    throttle.succeeded("user:a")
+    attempt = throttle.begin("user:a", "addr:y")
+    assert attempt is not None
+    throttle.succeeded(attempt, "user:a")
     assert throttle.retry_after("user:a") == 0
 
 
-def test_login_failures_are_shared_by_server_processes(tmp_path: Path) -> None:
+def test_a_successful_attempt_takes_its_count_back(tmp_path: Path) -> None:
+    throttle = LoginThrottle(tmp_path / "accounts.sqlite", attempts=2, window_seconds=60)
+    for _ in range(5):
+        attempt = throttle.begin("user:a", "addr:x")
+        assert attempt is not None
+        throttle.succeeded(attempt, "user:a")
+    assert throttle.retry_after("user:a", "addr:x") == 0
+
+
+def test_login_attempts_are_shared_by_server_processes(tmp_path: Path) -> None:
     path = tmp_path / "accounts.sqlite"
     first = LoginThrottle(path, attempts=2, window_seconds=60)
     second = LoginThrottle(path, attempts=2, window_seconds=60)
-    first.failed("user:a")
-    second.failed("user:a")
+    first.begin("user:a")
+    second.begin("user:a")
+    assert first.begin("user:a") is None and second.begin("user:a") is None
     assert first.retry_after("user:a") > 0 and second.retry_after("user:a") > 0
 
 
@@ -213,12 +226,17 @@ def test_replay_serves_only_cleaned_html_and_passive_media(
 
 def test_replay_grants_are_signed_and_expire() -> None:
     key = b"k" * 32
-    grant = ReplayGrant("c0ffee00-0000-0000-0000-000000000000", "alice", int(time.time()) + 60)
+    session = "5e" * 32
+    grant = ReplayGrant(
+        "c0ffee00-0000-0000-0000-000000000000", "alice.b", int(time.time()) + 60, session
+    )
     token = sign_grant(key, grant)
     assert read_grant(key, token) == grant
     assert read_grant(b"x" * 32, token) is None
     forged = sign_grant(key, grant).replace(token[:4], "AAAA", 1)
     assert read_grant(key, forged) is None
     assert read_grant(key, "garbage") is None
-    expired = sign_grant(key, ReplayGrant(grant.capture_id, "alice", int(time.time()) - 1))
+    expired = sign_grant(
+        key, ReplayGrant(grant.capture_id, "alice.b", int(time.time()) - 1, session)
+    )
     assert read_grant(key, expired) is None

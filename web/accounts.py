@@ -72,6 +72,9 @@ class Session:
     user: User
     csrf_token: str
     expires_at: datetime
+    # The SHA-256 of the cookie's token: names the session (replay grants, access records)
+    # without being able to open it.
+    id: str
 
 
 def _token_digest(token: str) -> str:
@@ -216,13 +219,15 @@ class Accounts:
         """A new session: the cookie's token (shown once) and the session."""
         token = secrets.token_urlsafe(32)
         now = datetime.now(UTC)
-        session = Session(user, secrets.token_urlsafe(32), now + timedelta(hours=hours))
+        session = Session(
+            user, secrets.token_urlsafe(32), now + timedelta(hours=hours), _token_digest(token)
+        )
         with self._cursor() as cur:
             cur.execute("DELETE FROM sessions WHERE expires_at < ?", (now.isoformat(),))
             cur.execute(
                 "INSERT INTO sessions VALUES (?, ?, ?, ?, ?)",
                 (
-                    _token_digest(token),
+                    session.id,
                     user.username,
                     session.csrf_token,
                     now.isoformat(),
@@ -233,24 +238,32 @@ class Accounts:
 
     def session(self, token: str) -> Session | None:
         """The live session of a cookie token, or None (unknown, expired, account disabled)."""
+        return self.session_by_id(_token_digest(token))
+
+    def session_by_id(self, session_id: str) -> Session | None:
+        """The live session named by ``Session.id``, or None (ended by logout, a password
+        change, disabling, or expiry)."""
         with self._cursor() as cur:
             row = cur.execute(
                 "SELECT u.username, u.role, u.created_at, s.csrf_token, s.expires_at"
                 " FROM sessions s JOIN users u ON u.username = s.username"
                 " WHERE s.token_sha256 = ? AND u.disabled = 0",
-                (_token_digest(token),),
+                (session_id,),
             ).fetchone()
         if row is None:
             return None
         expires = datetime.fromisoformat(row[4])
         if expires <= datetime.now(UTC):
-            self.close_session(token)
+            self._end_session(session_id)
             return None
-        return Session(User(row[0], Role(row[1]), row[2]), row[3], expires)
+        return Session(User(row[0], Role(row[1]), row[2]), row[3], expires, session_id)
 
     def close_session(self, token: str) -> None:
+        self._end_session(_token_digest(token))
+
+    def _end_session(self, session_id: str) -> None:
         with self._cursor() as cur:
-            cur.execute("DELETE FROM sessions WHERE token_sha256 = ?", (_token_digest(token),))
+            cur.execute("DELETE FROM sessions WHERE token_sha256 = ?", (session_id,))
 
     def close(self) -> None:
         self._db.close()

@@ -16,6 +16,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from archive.store import ObjectNotFoundError
@@ -77,6 +78,14 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class _App(FastAPI):
+    """FastAPI with the security headers outside its whole stack: the answer to an
+    unexpected error (500), made by the outermost layer, carries them too."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
+
+
 def _refresh_catalog_forever(state: AppState, stop: threading.Event) -> None:
     interval = max(state.settings.catalog_refresh_seconds, 1.0)
     # `serve` catalogues before it starts listening; the first round waits its turn.
@@ -112,7 +121,7 @@ def create_app(settings: WebSettings, state: AppState | None = None) -> FastAPI:
         yield
         stop.set()
 
-    app = FastAPI(
+    app = _App(
         title="osint-archive",
         lifespan=lifespan,
         docs_url=None,
@@ -131,7 +140,8 @@ def create_app(settings: WebSettings, state: AppState | None = None) -> FastAPI:
     ):
         app.include_router(module.router)
 
-    app.add_middleware(SecurityHeaders)
+    # Pages, links and the replay policy are built from the request's Host: only named hosts.
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))
 
     @app.exception_handler(LoginRequiredError)
     async def login_required(request: Request, exc: LoginRequiredError) -> Response:

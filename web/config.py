@@ -23,6 +23,30 @@ def _number(environ: Mapping[str, str], name: str, default: float, minimum: floa
     return value
 
 
+# Always answered: the server's own machine (healthchecks, an SSH tunnel, a local proxy).
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
+ALLOWED_HOSTS_VARIABLE = "OSINT_ARCHIVE_WEB_ALLOWED_HOSTS"
+
+
+def allowed_hosts_of(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """The host names requests may name: the local ones plus ``OSINT_ARCHIVE_WEB_ALLOWED_HOSTS``
+    (comma-separated; ``*.example.org`` allows its subdomains)."""
+    listed = [name.strip().lower() for name in environ.get(ALLOWED_HOSTS_VARIABLE, "").split(",")]
+    extra = [name for name in listed if name and name not in LOCAL_HOSTS]
+    for name in extra:
+        if name == "*" or "/" in name or " " in name:
+            raise SettingsError(
+                f"{ALLOWED_HOSTS_VARIABLE}: {name!r} is not a host name (a wildcard for every"
+                " host would trust the Host header again)"
+            )
+    return (*LOCAL_HOSTS, *extra)
+
+
+def header_timeout_of(environ: Mapping[str, str]) -> float:
+    """``OSINT_ARCHIVE_WEB_HEADER_TIMEOUT_SECONDS``: how long a request's headers may take."""
+    return _number(environ, "OSINT_ARCHIVE_WEB_HEADER_TIMEOUT_SECONDS", 10.0, 0.1)
+
+
 @dataclass(frozen=True)
 class WebSettings:
     """Where the UI keeps its accounts and catalogue, and how strict it is."""
@@ -33,13 +57,21 @@ class WebSettings:
     login_window_seconds: float = 900.0  # ... within this window, then a pause as long
     chain_recheck_seconds: float = 60.0  # a custody chain is re-verified in full this often
     catalog_refresh_seconds: float = 60.0
+    login_hashes: int = 2  # password hashes at once per server process (64 MiB each)
+    allowed_hosts: tuple[str, ...] = LOCAL_HOSTS  # pages and links never trust other Hosts
+    header_timeout_seconds: float = 10.0  # a request's headers must arrive within this
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> WebSettings:
         """``OSINT_ARCHIVE_WEB_SESSION_HOURS`` (default 12),
         ``OSINT_ARCHIVE_WEB_LOGIN_ATTEMPTS`` (5) per ``OSINT_ARCHIVE_WEB_LOGIN_WINDOW_SECONDS``
         (900), ``OSINT_ARCHIVE_WEB_CHAIN_RECHECK_SECONDS`` (60; 0 verifies every custody
-        chain in full on every view) and ``OSINT_ARCHIVE_WEB_CATALOG_REFRESH_SECONDS`` (60)."""
+        chain in full on every view), ``OSINT_ARCHIVE_WEB_CATALOG_REFRESH_SECONDS`` (60) and
+        ``OSINT_ARCHIVE_WEB_LOGIN_HASHES`` (2 password checks at once per server process; more
+        are answered 429), ``OSINT_ARCHIVE_WEB_ALLOWED_HOSTS`` (host names besides the local
+        ones; requests naming any other get 400) and
+        ``OSINT_ARCHIVE_WEB_HEADER_TIMEOUT_SECONDS`` (10; a connection whose request headers
+        are not complete by then is closed)."""
         return cls(
             archive=Settings.from_env(environ),
             session_hours=_number(environ, "OSINT_ARCHIVE_WEB_SESSION_HOURS", 12.0, 0.01),
@@ -53,6 +85,9 @@ class WebSettings:
             catalog_refresh_seconds=_number(
                 environ, "OSINT_ARCHIVE_WEB_CATALOG_REFRESH_SECONDS", 60.0, 0
             ),
+            login_hashes=int(_number(environ, "OSINT_ARCHIVE_WEB_LOGIN_HASHES", 2, 1)),
+            allowed_hosts=allowed_hosts_of(environ),
+            header_timeout_seconds=header_timeout_of(environ),
         )
 
     @property

@@ -56,12 +56,13 @@ def stream_object(
     filename: str | None = None,
     offset: int = 0,
     length: int | None = None,
-    on_first_request: Callable[[], None] | None = None,
+    on_serve: Callable[[str], None] | None = None,
 ) -> Response:
     """An object (or the slice ``offset``+``length`` of it) as a response; ranges are
-    relative to the slice. ``on_first_request`` runs (once the object is known to exist)
-    for a request of the whole object or of a range from its first byte: a player's many
-    later ranges are the same viewing."""
+    relative to the slice. ``on_serve`` runs before any response that carries bytes of the
+    object (whole or any range; not a 416), once the object is known to exist, with the
+    bytes served (``"whole"`` or ``"first-last"``): custody must never depend on how a range
+    is spelled."""
     size = store.size(key) - offset if length is None else length
     headers = {"Accept-Ranges": "bytes", "Content-Security-Policy": OBJECT_POLICY}
     if filename is None and not media_type.lower().startswith(INLINE_TYPES):
@@ -72,8 +73,8 @@ def stream_object(
         wanted = parse_range(range_header, size)
     except ValueError:
         return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
-    if on_first_request is not None and (wanted is None or wanted[0] == 0):
-        on_first_request()
+    if on_serve is not None:
+        on_serve("whole" if wanted is None else f"{wanted[0]}-{wanted[1]}")
     if wanted is None:
         headers["Content-Length"] = str(size)
         return StreamingResponse(

@@ -1,11 +1,13 @@
 """Archived HTML made safe to show: scripts, event handlers, ``javascript:`` URLs, frames,
-plug-ins and meta refreshes removed, and every link pointed back into the replay path, so
-neither the page nor a click on it reaches the live web."""
+plug-ins and meta refreshes removed, every resource pointed back into the replay path and
+every link to another page pointed at the signed-in route that opens that page's own
+capture, so neither the page nor a click on it reaches the live web."""
 
 from __future__ import annotations
 
 import codecs
 from collections.abc import Callable
+from urllib.parse import urldefrag
 
 import lxml.html
 from lxml import etree
@@ -30,14 +32,53 @@ _CLEANER = Cleaner(
     # to the live web on a click.
     kill_tags={"set", "animate", "animateMotion", "animateTransform", "discard"},
 )
-_DROPPED_ATTRIBUTES = ("srcset", "imagesrcset", "ping", "integrity", "nonce")
+# Attributes that load or announce URLs and that lxml does not rewrite: dropped, so nothing
+# points at the live web even where the replay policy would block it.
+_DROPPED_ATTRIBUTES = (
+    "srcset",
+    "imagesrcset",
+    "ping",
+    "integrity",
+    "nonce",
+    "poster",
+    "manifest",
+    "attributionsrc",
+)
+_NAVIGATING_TAGS = ("a", "area")
+
+
+def _point_navigations(
+    document: lxml.html.HtmlElement, page_url: str, navigate_to: Callable[[str], str]
+) -> set[str]:
+    """Links a click follows (``<a>``, ``<area>``) mapped by ``navigate_to`` and opened in
+    the top window (the app's own page must open them, not the frame); a link to a place in
+    this page stays a fragment. Returns the new values, which later rewriting keeps."""
+    kept: set[str] = set()
+    for element in document.iter(*_NAVIGATING_TAGS):
+        url = (element.get("href") or "").strip()
+        if not url.startswith(("http://", "https://")):
+            continue
+        target, fragment = urldefrag(url)
+        if fragment and target == urldefrag(page_url).url:
+            pointed = "#" + fragment
+        else:
+            pointed = navigate_to(url)
+            element.set("target", "_top")
+        element.set("href", pointed)
+        kept.add(pointed)
+    return kept
 
 
 def rewrite_archived_html(
-    body: bytes, page_url: str, link_to: Callable[[str], str], encoding: str | None = None
+    body: bytes,
+    page_url: str,
+    link_to: Callable[[str], str],
+    encoding: str | None = None,
+    navigate_to: Callable[[str], str] | None = None,
 ) -> bytes:
-    """The archived document cleaned, with links resolved against ``page_url`` and mapped by
-    ``link_to`` (absolute http(s) URLs only; any other link is removed); UTF-8 out."""
+    """The archived document cleaned, with links resolved against ``page_url``: resources
+    (and, without ``navigate_to``, every link) mapped by ``link_to``, links a click follows
+    by ``navigate_to``; absolute http(s) URLs only, any other link is removed. UTF-8 out."""
     if not body.strip():
         return b""
     if encoding is not None:
@@ -56,8 +97,15 @@ def rewrite_archived_html(
         if isinstance(element.tag, str):
             for name in _DROPPED_ATTRIBUTES:
                 element.attrib.pop(name, None)
+    kept = _point_navigations(document, page_url, navigate_to) if navigate_to else set()
     document.rewrite_links(
-        lambda url: link_to(url) if url.startswith(("http://", "https://")) else None
+        lambda url: (
+            url
+            if url in kept
+            else link_to(url)
+            if url.startswith(("http://", "https://"))
+            else None
+        )
     )
     html: bytes = lxml.html.tostring(document, encoding="utf-8", doctype="<!DOCTYPE html>")
     return html

@@ -74,19 +74,28 @@ def login(
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not expected or not hmac.compare_digest(csrf.encode("utf-8"), expected.encode("utf-8")):
         raise ForbiddenError
-    keys = (f"user:{username}", f"addr:{client_address(request)}")
-    wait = state.throttle.retry_after(*keys)
-    if wait > 0:
-        response = _login_page(
-            request, next, 429, error="too_many", minutes=max(1, math.ceil(wait / 60))
-        )
-        response.headers["Retry-After"] = str(math.ceil(wait))
+    # A hash takes 64 MiB and most of a core: a bounded number at once, else "busy", so a
+    # burst of logins cannot exhaust the server's memory.
+    if not state.login_slots.acquire(blocking=False):
+        response = _login_page(request, next, 429, error="busy")
+        response.headers["Retry-After"] = "1"
         return response
-    user = state.accounts.authenticate(username, password)
+    try:
+        keys = (f"user:{username}", f"addr:{client_address(request)}")
+        attempt = state.throttle.begin(*keys)
+        if attempt is None:
+            wait = state.throttle.retry_after(*keys)
+            response = _login_page(
+                request, next, 429, error="too_many", minutes=max(1, math.ceil(wait / 60))
+            )
+            response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+            return response
+        user = state.accounts.authenticate(username, password)
+    finally:
+        state.login_slots.release()
     if user is None:
-        state.throttle.failed(*keys)
         return _login_page(request, next, 401, error="bad_login")
-    state.throttle.succeeded(keys[0])
+    state.throttle.succeeded(attempt, keys[0])
     token, _session = state.accounts.open_session(user, state.settings.session_hours)
     response = RedirectResponse(_safe_next(next), 303)
     response.set_cookie(

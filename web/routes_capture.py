@@ -77,6 +77,37 @@ def record(
     state.catalog.note_access(capture.manifest.capture_id, stored)
 
 
+def record_receipt(
+    request: Request,
+    viewer: Viewer,
+    capture: LoadedCapture,
+    action: str,
+    subject: str,
+    served: str,
+    part: str,
+    **detail: object,
+) -> None:
+    """A custody event for evidence bytes sent to a session: its first response for this
+    object (and part) records it with the bytes served; later ranges of the same object in
+    the same session are that receipt (why: web/session_accesses.py)."""
+    accesses = state_of(request).accesses
+    receipt = f"{subject}#{part}"
+    if accesses.recorded(viewer.session.id, action, receipt):
+        return
+    record(
+        request,
+        viewer,
+        capture,
+        action,
+        subject,
+        part=part,
+        bytes=served,
+        session=viewer.session.id[:16],
+        **detail,
+    )
+    accesses.note(viewer.session.id, action, receipt)
+
+
 @router.get("/captures/{capture_id}")
 def capture_page(request: Request, capture_id: str, viewer: Investigator) -> Response:
     state = state_of(request)
@@ -107,7 +138,10 @@ def capture_diff(
     state = state_of(request)
     capture, other = capture_or_404(request, capture_id), capture_or_404(request, other_id)
     older, newer = sorted((capture, other), key=lambda c: c.manifest.captured_at)
+    # Both texts are shown: each capture's record says it was seen, and beside what.
     record(request, viewer, capture, "compared", capture.entry.manifest_key, other=other_id)
+    if other.manifest.capture_id != capture.manifest.capture_id:
+        record(request, viewer, other, "compared", other.entry.manifest_key, other=capture_id)
     lines = text_diff(
         read_text(state.store, older.manifest) or "", read_text(state.store, newer.manifest) or ""
     )
@@ -122,8 +156,16 @@ def screenshot(request: Request, capture_id: str, viewer: Investigator) -> Respo
     browser = capture.manifest.browser
     if browser is None:
         raise NotFoundError
-    # Shown on the capture page, whose view is recorded; not recorded again.
-    return stream_object(state_of(request).store, browser.screenshot.key, "image/png")
+    key = browser.screenshot.key
+    return stream_object(
+        state_of(request).store,
+        key,
+        "image/png",
+        range_header=request.headers.get("range"),
+        on_serve=lambda served: record_receipt(
+            request, viewer, capture, "viewed", key, served, part="screenshot"
+        ),
+    )
 
 
 def _warc_download(
@@ -139,8 +181,8 @@ def _warc_download(
         filename=warc.filename if whole else f"{capture.manifest.capture_id}.warc.gz",
         offset=0 if whole else warc.offset,
         length=None if whole else warc.length,
-        on_first_request=lambda: record(
-            request, viewer, capture, "downloaded", warc.key, part=part
+        on_serve=lambda served: record_receipt(
+            request, viewer, capture, "downloaded", warc.key, served, part=part
         ),
     )
 
@@ -179,8 +221,8 @@ def media_file(
         media.content_type or "application/octet-stream",
         range_header=request.headers.get("range"),
         filename=f"{media.sha256}.{extension}" if download else None,
-        on_first_request=lambda: record(
-            request, viewer, capture, action, media.key, part="media", sha256=media.sha256
+        on_serve=lambda served: record_receipt(
+            request, viewer, capture, action, media.key, served, part="media", sha256=media.sha256
         ),
     )
 

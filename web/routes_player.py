@@ -13,7 +13,7 @@ from transcription.records import Transcript, TranscriptRecord
 from web.capture_page import SHA256, transcripts_of
 from web.markup import seconds_label
 from web.pages import Investigator, NotFoundError, render, state_of
-from web.routes_capture import capture_or_404
+from web.routes_capture import capture_or_404, record_receipt
 
 router = APIRouter()
 
@@ -47,6 +47,10 @@ def player(
             )
         except (ObjectNotFoundError, ValueError):
             transcript = None
+    if record is not None and transcript is not None:
+        # The page shows the whole transcript: evidence derived from the media.
+        key = record.transcript.key
+        record_receipt(request, viewer, capture, "viewed", key, "whole", part="transcript")
     start = t if math.isfinite(t) and t >= 0 else 0.0
     current = None
     if transcript is not None:
@@ -84,4 +88,5 @@ def captions(
     if record is None:
         raise NotFoundError
     body = state_of(request).store.read_bytes(record.webvtt.key)
+    record_receipt(request, viewer, capture, "viewed", record.webvtt.key, "whole", part="captions")
     return Response(body, media_type="text/vtt; charset=utf-8")

@@ -8,8 +8,13 @@ opened on its own it runs nothing and loads only from its own replay path), scri
 handlers are stripped from the HTML, and every link is rewritten into the replay path, so
 the live web is never contacted. A rendering browser's capture also shows the DOM it
 rendered, which is what the scripts made of the page. Frames cannot carry the session
-cookie reliably (an opaque origin is cross-site), so replay URLs carry a signed token for
-one capture and one user, valid for an hour.
+cookie reliably (an opaque origin is cross-site), so replay URLs carry a signed grant for
+one capture, one user and the session that asked for it, valid for an hour at most: it dies
+with that session (logout, a password change, a disabled account), and it opens only that
+capture's own page and recorded resources. A link to another page opens in the top window
+through ``/captures/<id>/follow``, a signed-in request that records the view of the page's
+own capture and issues that capture's own grant (the frame may navigate the top window only
+on a click: ``allow-top-navigation-by-user-activation``).
 """
 
 from __future__ import annotations
@@ -19,13 +24,13 @@ import hashlib
 import hmac
 import time
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
 from archive.store import ObjectNotFoundError
 from web.capture_page import CaptureNotFoundError, LoadedCapture, load_capture
-from web.catalog import CatalogEntry
 from web.evidence import ArchivedResponse, PayloadTooLargeError
 from web.pages import Investigator, NotFoundError, render, state_of
 from web.replay_html import charset_of, rewrite_archived_html
@@ -36,15 +41,20 @@ router = APIRouter()
 TOKEN_SECONDS = 3600
 
 
+# What the frame may do beyond showing: follow a link the user clicks, in the top window.
+FRAME_SANDBOX = "allow-top-navigation-by-user-activation"
+
+
 @dataclass(frozen=True)
 class ReplayGrant:
     capture_id: str
     username: str
     expires: int
+    session_id: str
 
 
 def sign_grant(key: bytes, grant: ReplayGrant) -> str:
-    payload = f"{grant.capture_id}.{grant.expires}.{grant.username}".encode()
+    payload = f"{grant.capture_id}.{grant.expires}.{grant.session_id}.{grant.username}".encode()
     mac = hmac.new(key, payload, hashlib.sha256).digest()[:18]
     return (
         base64.urlsafe_b64encode(payload).decode().rstrip("=")
@@ -63,10 +73,10 @@ def read_grant(key: bytes, token: str) -> ReplayGrant | None:
         return None
     if not hmac.compare_digest(mac, hmac.new(key, payload, hashlib.sha256).digest()[:18]):
         return None
-    capture_id, expires, username = payload.decode().split(".", 2)
+    capture_id, expires, session_id, username = payload.decode().split(".", 3)
     if int(expires) < time.time():
         return None
-    return ReplayGrant(capture_id, username, int(expires))
+    return ReplayGrant(capture_id, username, int(expires), session_id)
 
 
 def _origin(request: Request) -> str:
@@ -77,7 +87,8 @@ def replay_policy(request: Request, token: str) -> str:
     """Scripts never; images, styles, fonts and media only from this replay's own path."""
     own = f"{_origin(request)}/replay/{token}/"
     return (
-        f"sandbox; default-src 'none'; img-src {own} data:; style-src {own} 'unsafe-inline';"
+        f"sandbox {FRAME_SANDBOX}; default-src 'none'; img-src {own} data:;"
+        f" style-src {own} 'unsafe-inline';"
         f" font-src {own} data:; media-src {own}; form-action 'none'; base-uri 'none';"
         f" frame-ancestors {_origin(request)}"
     )
@@ -92,7 +103,8 @@ def replay_frame(
 ) -> Response:
     capture = capture_or_404(request, capture_id)
     state = state_of(request)
-    grant = ReplayGrant(capture_id, viewer.username, int(time.time()) + TOKEN_SECONDS)
+    expires = min(int(time.time()) + TOKEN_SECONDS, int(viewer.session.expires_at.timestamp()))
+    grant = ReplayGrant(capture_id, viewer.username, expires, viewer.session.id)
     token = sign_grant(state.replay_key, grant)
     browser = capture.manifest.browser
     rendered = view == "dom" and browser is not None
@@ -106,15 +118,29 @@ def replay_frame(
         capture=capture,
         m=capture.manifest,
         frame_src=f"/replay/{token}/{target}",
+        frame_sandbox=FRAME_SANDBOX,
         rendered=rendered,
     )
+
+
+@router.get("/captures/{capture_id}/follow")
+def follow_link(request: Request, capture_id: str, url: str, viewer: Investigator) -> Response:
+    """A link clicked in a replayed page: the capture of that URL nearest in time to this
+    one, replayed with its own grant and its own custody event; else "not archived"."""
+    capture = capture_or_404(request, capture_id)
+    nearest = state_of(request).catalog.nearest(url, capture.manifest.captured_at.isoformat())
+    if nearest is None:
+        return render(
+            request, "error.html", viewer, 404, title_key="not_found", detail=f"not archived: {url}"
+        )
+    return RedirectResponse(f"/captures/{quote(nearest.capture_id, safe='')}/replay", 303)
 
 
 def _granted(request: Request, token: str) -> LoadedCapture:
     state = state_of(request)
     grant = read_grant(state.replay_key, token)
-    user = state.accounts.get(grant.username) if grant is not None else None
-    if grant is None or user is None or user.disabled:
+    session = state.accounts.session_by_id(grant.session_id) if grant is not None else None
+    if grant is None or session is None or session.user.username != grant.username:
         raise NotFoundError
     try:
         return load_capture(state, grant.capture_id)
@@ -142,7 +168,11 @@ def replay_media_type(archived_type: str, fetch_dest: str) -> str:
 
 
 def _replay_response(
-    request: Request, token: str, archived: ArchivedResponse | None, page_url: str
+    request: Request,
+    token: str,
+    archived: ArchivedResponse | None,
+    page_url: str,
+    capture_id: str,
 ) -> Response:
     if archived is None:
         return Response(
@@ -161,6 +191,7 @@ def _replay_response(
             page_url,
             lambda url: f"/replay/{token}/web/{url}",
             charset_of(archived.content_type),
+            navigate_to=lambda url: f"/captures/{capture_id}/follow?url={quote(url, safe='')}",
         )
         content_type = "text/html; charset=utf-8"
     return Response(
@@ -170,7 +201,8 @@ def _replay_response(
         headers={
             "Content-Security-Policy": replay_policy(request, token),
             "X-Frame-Options": "SAMEORIGIN",
-            "Cache-Control": "private, max-age=300",
+            # Not kept by the browser: a grant ends with its session, and so must what it showed.
+            "Cache-Control": "no-store",
         },
     )
 
@@ -183,7 +215,9 @@ def replay_page(request: Request, token: str) -> Response:
         archived = state.warcs.page(capture.manifest)
     except PayloadTooLargeError:
         archived = None
-    return _replay_response(request, token, archived, capture.manifest.final_url)
+    return _replay_response(
+        request, token, archived, capture.manifest.final_url, capture.manifest.capture_id
+    )
 
 
 @router.get("/replay/{token}/dom")
@@ -197,24 +231,20 @@ def replay_dom(request: Request, token: str) -> Response:
     except ObjectNotFoundError:
         raise NotFoundError from None
     archived = ArchivedResponse(browser.final_url, 200, "text/html; charset=utf-8", body)
-    return _replay_response(request, token, archived, browser.final_url)
+    return _replay_response(
+        request, token, archived, browser.final_url, capture.manifest.capture_id
+    )
 
 
 def _archived_resource(
     state: AppState, capture: LoadedCapture, url: str
 ) -> ArchivedResponse | None:
-    """A URL as this capture recorded it, else the capture of that URL nearest in time."""
+    """A URL as this capture recorded it (its page or one of its resources); never another
+    capture's: a grant opens only the capture it names."""
     m = capture.manifest
     if url in (m.requested_url, m.final_url):
         return state.warcs.page(m)
-    found = state.warcs.resource(m, url)
-    if found is not None:
-        return found
-    nearest: CatalogEntry | None = state.catalog.nearest(url, m.captured_at.isoformat())
-    if nearest is None:
-        return None
-    other = load_capture(state, nearest.capture_id)
-    return state.warcs.page(other.manifest)
+    return state.warcs.resource(m, url)
 
 
 @router.get("/replay/{token}/web/{url:path}")
@@ -228,6 +258,6 @@ def replay_resource(request: Request, token: str, url: str) -> Response:
             url = scheme + "/" + url[len(scheme) :]
     try:
         archived = _archived_resource(state_of(request), capture, url)
-    except (PayloadTooLargeError, CaptureNotFoundError):
+    except PayloadTooLargeError:
         archived = None
-    return _replay_response(request, token, archived, url)
+    return _replay_response(request, token, archived, url, capture.manifest.capture_id)

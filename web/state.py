@@ -16,6 +16,7 @@ from web.catalog import CaptureCatalog
 from web.config import WebSettings
 from web.custody_view import CustodyView
 from web.evidence import WarcReader
+from web.session_accesses import SessionAccesses
 from web.throttle import LoginThrottle
 
 
@@ -71,10 +72,14 @@ class AppState:
     custody: CustodyView
     warcs: WarcReader
     throttle: LoginThrottle
+    accesses: SessionAccesses
     index: IndexConnections
     replay_key: bytes
     search_slots: threading.BoundedSemaphore = field(
         default_factory=lambda: threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
+    )
+    login_slots: threading.BoundedSemaphore = field(
+        default_factory=lambda: threading.BoundedSemaphore(2)
     )
 
     @classmethod
@@ -92,6 +97,8 @@ class AppState:
                 settings.login_attempts,
                 settings.login_window_seconds,
             ),
+            accesses=SessionAccesses(settings.directory / "accounts.sqlite"),
             index=IndexConnections(settings),
             replay_key=replay_key(settings.directory / "replay.key"),
+            login_slots=threading.BoundedSemaphore(settings.login_hashes),
         )

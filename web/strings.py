@@ -109,6 +109,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "Too many failed attempts. Try again in {minutes} min.",
         "ru": "Слишком много неудачных попыток. Повторите через {minutes} мин.",
     },
+    "busy": {
+        "en": "Too many sign-ins at this moment. Try again in a second.",
+        "ru": "Сейчас слишком много входов. Повторите через секунду.",
+    },
     "not_found": {"en": "Not found", "ru": "Не найдено"},
     "forbidden": {"en": "Not allowed", "ru": "Нет доступа"},
     "bad_request": {"en": "Bad request", "ru": "Неверный запрос"},
