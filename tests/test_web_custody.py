@@ -127,6 +127,19 @@ def test_a_player_s_many_ranges_in_one_session_are_one_receipt(
     assert len(events) == 2 and events[0]["details"]["session"] != events[1]["details"]["session"]
 
 
+def test_two_captures_in_one_warc_file_are_two_receipts(web_home: Path, fresh: TestClient) -> None:
+    by_warc: dict[str, list[str]] = {}
+    for path in _manifest_paths(web_home):
+        manifest = json.loads(path.read_bytes())
+        by_warc.setdefault(manifest["warc"]["key"], []).append(manifest["capture_id"])
+    shared = next(captures for captures in by_warc.values() if len(captures) > 1)
+    before = _access_log(web_home).head()[0]
+    for capture in shared[:2]:
+        assert fresh.get(f"/captures/{capture}/warc-record").status_code == 200
+    events = _new_events(web_home, before)
+    assert [e["details"]["capture_id"] for e in events] == shared[:2]
+
+
 def test_an_unsatisfiable_range_sends_no_bytes_and_records_nothing(
     web_home: Path, fresh: TestClient, demo_media: tuple[str, str]
 ) -> None:

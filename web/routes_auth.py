@@ -97,6 +97,7 @@ def login(
         return _login_page(request, next, 401, error="bad_login")
     state.throttle.succeeded(attempt, keys[0])
     token, _session = state.accounts.open_session(user, state.settings.session_hours)
+    state.accesses.forget_ended_sessions()  # a sign-in is rare enough to tidy up then
     response = RedirectResponse(_safe_next(next), 303)
     response.set_cookie(
         SESSION_COOKIE,

@@ -91,7 +91,8 @@ def record_receipt(
     object (and part) records it with the bytes served; later ranges of the same object in
     the same session are that receipt (why: web/session_accesses.py)."""
     accesses = state_of(request).accesses
-    receipt = f"{subject}#{part}"
+    # A WARC file or a video may belong to several captures: each capture's receipt counts.
+    receipt = f"{capture.manifest.capture_id}/{subject}#{part}"
     if accesses.recorded(viewer.session.id, action, receipt):
         return
     record(

@@ -57,5 +57,14 @@ class SessionAccesses:
                 (session_id, action, subject),
             )
 
+    def forget_ended_sessions(self) -> None:
+        """Drop the receipts of sessions that no longer exist (the sessions table lives in the
+        same database): their custody events stay in the chain."""
+        with self._lock:
+            self._db.execute(
+                "DELETE FROM session_accesses WHERE session_id NOT IN"
+                " (SELECT token_sha256 FROM sessions)"
+            )
+
     def close(self) -> None:
         self._db.close()
