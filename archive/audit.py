@@ -3,7 +3,8 @@
 ``audit_archive`` works on any ``ObjectStore`` in three passes:
 
 1. custody (``archive.audit_custody``): every chain verified end to end; what its events
-   record (manifest hashes, stored payloads) indexed;
+   record (manifest hashes, stored payloads) indexed; every custody anchor checked after the
+   other passes (``archive.audit_anchors``): each chain head it pins must be unchanged;
 2. manifests (``archive.audit_manifests``): each one's bytes hashed against its custody
    ``captured`` event, its references collected;
 3. payloads (``archive.audit_payloads``): every object streamed once in parallel and its
@@ -18,11 +19,12 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
+from archive.audit_anchors import check_anchors
 from archive.audit_custody import check_custody
 from archive.audit_manifests import check_manifests
 from archive.audit_payloads import PayloadCheck, check_payload, in_sample, payload_stored_at
@@ -115,7 +117,11 @@ def audit_archive(
         report.totals.manifests = check_manifests(store, pool, window, index, report.findings)
         report.totals.transcripts = check_transcripts(store, pool, window, index, report.findings)
         _check_payloads(store, pool, window, index, report, on_progress)
-    check_timestamps(store, timestamp_roots, index.tokens, report.totals, report.findings)
+        check_timestamps(
+            store, timestamp_roots, index.tokens, report.totals, report.findings, pool, window
+        )
+    report.anchors = check_anchors(store, timestamp_roots, report.findings)
+    _count_anchors(report)
     order = {kind: position for position, kind in enumerate(FINDING_KINDS)}
     report.findings.sort(key=lambda f: (order[f.kind], f.key, f.detail))
     report.duration_seconds = time.perf_counter() - started
@@ -147,6 +153,14 @@ def audit_custody_event(report: AuditReport) -> CustodyEvent:
     )
 
 
+def _count_anchors(report: AuditReport) -> None:
+    totals = report.totals
+    totals.anchors = len(report.anchors)
+    totals.anchors_verified = sum(a.outcome == "passed" for a in report.anchors)
+    totals.anchors_unchecked = sum(a.outcome == "not_checked" for a in report.anchors)
+    totals.anchors_unstamped = sum(a.outcome == "unstamped" for a in report.anchors)
+
+
 def _mode(since: datetime | None, sample: float | None) -> AuditMode:
     if since is not None and sample is not None:
         return "since+sample"
@@ -176,12 +190,12 @@ def _check_payloads(
     on_progress: ProgressCallback | None,
 ) -> None:
     totals, findings = report.totals, report.findings
-    listed: set[str] = set()
-    to_hash: list[tuple[str, str]] = []
+    # Two passes over the listing instead of a list of every object: memory stays flat in
+    # the number of payloads, and the first pass gives the progress total.
+    to_hash = 0
     for key in store.list_keys("objects/"):
-        listed.add(key)
-        expected = sha256_of_payload_key(key)
-        if expected is None:
+        totals.objects += 1
+        if sha256_of_payload_key(key) is None:
             findings.append(
                 Finding(
                     "unreferenced",
@@ -191,30 +205,30 @@ def _check_payloads(
                 )
             )
             continue
-        if key not in index.references:
+        # A stored key leaves the references: those left at the end are missing.
+        if not index.references.found(key):
             findings.append(
                 Finding("unreferenced", key, "referenced by no manifest and no custody event")
             )
-        if _selected(store, key, report):
-            to_hash.append((key, expected))
-    totals.objects = len(listed)
+        to_hash += _selected(store, key, report)
     for key in index.references.first:
-        if key not in listed:
-            findings.append(
-                Finding(
-                    "missing", key, f"not stored; referenced by {index.references.describe(key)}"
-                )
-            )
+        findings.append(
+            Finding("missing", key, f"not stored; referenced by {index.references.describe(key)}")
+        )
 
-    def task(item: tuple[str, str]) -> PayloadCheck:
-        key, expected = item
-        return check_payload(store, key, expected, key in index.warc_keys)
+    def selected() -> Iterator[str]:
+        for key in store.list_keys("objects/"):
+            if sha256_of_payload_key(key) is not None and _selected(store, key, report):
+                yield key
+
+    def task(key: str) -> PayloadCheck:
+        return check_payload(store, key, key.rsplit("/", 1)[-1], key in index.warc_keys)
 
     cross = _WarcCrossCheck(index)
-    for done, check in enumerate(parallel_map(pool, task, to_hash, window), start=1):
+    for done, check in enumerate(parallel_map(pool, task, selected(), window), start=1):
         _record_payload(check, index, cross, report)
         if on_progress is not None:
-            on_progress(done, len(to_hash))
+            on_progress(done, max(done, to_hash))
     for warc_key, revisit in cross.pending:
         _check_revisit(warc_key, revisit, cross, report, final=True)
 

@@ -105,9 +105,15 @@ def check_custody(
                     position=position,
                 )
             )
-    keys = [key for key in store.list_keys("custody/") if key.endswith(".json")]
-    index.events = len(keys)
-    for key, event in parallel_map(pool, lambda k: _read_event(store, k), keys, window):
+
+    def event_keys() -> Iterator[str]:
+        # Streamed from the listing and counted on the way: never a list of every event.
+        for key in store.list_keys("custody/"):
+            if key.endswith(".json"):
+                index.events += 1
+                yield key
+
+    for key, event in parallel_map(pool, lambda k: _read_event(store, k), event_keys(), window):
         _, chain, name = key.split("/", 2)
         if event is not None and name[:-5].isdigit():
             _index_event(index, chain, int(name[:-5]), event)

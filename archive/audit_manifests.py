@@ -48,13 +48,16 @@ def check_manifests(
     store: ObjectStore, pool: Executor, window: int, index: RecordIndex, findings: list[Finding]
 ) -> int:
     """Check every manifest against custody and collect its references; returns the count."""
-    keys = [key for key in store.list_keys("captures/") if key.endswith(".json")]
+    # Streamed from the listing, a window of reads in flight: never a list of every manifest.
+    keys = (key for key in store.list_keys("captures/") if key.endswith(".json"))
+    count = 0
     for read in parallel_map(pool, lambda k: _read_manifest(store, k), keys, window):
         _check_manifest(read, index, findings)
+        count += 1
     for capture_id, listings in index.listed.items():
         if capture_id not in index.manifest_ids:
             findings.append(_missing_manifest(capture_id, listings[0], index))
-    return len(keys)
+    return count
 
 
 def _missing_manifest(capture_id: str, listed: Listed, index: RecordIndex) -> Finding:

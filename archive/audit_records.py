@@ -54,6 +54,12 @@ class References:
     def __contains__(self, key: object) -> bool:
         return key in self.first
 
+    def found(self, key: str) -> bool:
+        """Whether ``key`` is referenced; it leaves the references, so that once every stored
+        key was found, those left are the missing ones (no second set of every key)."""
+        self.count.pop(key, None)
+        return self.first.pop(key, None) is not None
+
     def describe(self, key: str) -> str:
         others = self.count[key] - 1
         return self.first[key] + (f" and {others} other record(s)" if others else "")

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+if TYPE_CHECKING:
+    from archive.audit_anchors import AnchorCheck
 
 FindingKind = Literal[
     "missing",  # referenced (by a manifest, a custody event or a revisit) but not stored
@@ -15,6 +18,7 @@ FindingKind = Literal[
     "orphaned",  # a capture manifest that no custody event lists
     "unreadable",  # the store failed to deliver the object (I/O or network error)
     "timestamp_invalid",  # an RFC 3161 token that no longer matches or does not verify
+    "anchor_broken",  # a custody anchor altered or its token invalid, or a chain it pins rewritten
     "unreferenced",  # a payload nothing refers to, e.g. a WARC left by a crash; not a failure
 ]
 FINDING_KINDS: tuple[FindingKind, ...] = get_args(FindingKind)
@@ -65,6 +69,10 @@ class AuditTotals:
     revisits_verified: int = 0  # revisits whose digest matched the record they refer to
     chains: int = 0
     events: int = 0
+    anchors: int = 0  # custody anchors checked (archive.audit_anchors)
+    anchors_verified: int = 0  # of those, intact with a token verified against trusted roots
+    anchors_unchecked: int = 0  # intact, tokens match the root, no roots to verify them
+    anchors_unstamped: int = 0  # intact but without any token
 
 
 @dataclass
@@ -81,6 +89,7 @@ class AuditReport:
     since: datetime | None = None
     sample: float | None = None
     seed: int | None = None  # seeds the sample choice; pass it again to audit the same objects
+    anchors: list[AnchorCheck] = field(default_factory=list)
 
     @property
     def intact(self) -> bool:
@@ -121,6 +130,7 @@ class AuditReport:
             "totals": asdict(self.totals),
             "counts": self.counts(),
             "findings": [finding.to_dict() for finding in self.findings],
+            "anchors": [check.to_dict() for check in self.anchors],
         }
 
     def to_json(self, indent: int | None = 2) -> str:

@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
-EVIDENCE_PREFIXES = ("objects/", "captures/", "custody/", "transcripts/")
+EVIDENCE_PREFIXES = ("objects/", "captures/", "custody/", "transcripts/", "anchors/")
 STATE_PREFIX = "state/"
 
 

@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from index.backend import SearchRequest
+from osint_archive.cli_anchors import print_anchor_result
 from osint_archive.cli_common import (
     EXIT_FAILED,
     EXIT_USAGE,
@@ -127,7 +128,9 @@ def run_with_progress(
 
         from osint_archive.pipeline import run_sources
 
-        outcomes = asyncio.run(run_sources(settings, config, chosen, on_progress, on_done))
+        outcomes = asyncio.run(
+            run_sources(settings, config, chosen, on_progress, on_done, anchor_heads=False)
+        )
     if settings.transcribe_in_run:
         from osint_archive.cli_transcribe import AudioProgress
         from osint_archive.pipeline import transcribe_captured
@@ -137,6 +140,10 @@ def run_with_progress(
             transcribe_captured(settings, chosen, outcomes, audio_progress)
         finally:
             audio_progress.stop()
+    # Anchored once the transcripts' custody events are in too: one anchor per pass.
+    from osint_archive.pipeline import anchor_custody_heads
+
+    anchored = anchor_custody_heads(settings, outcomes)
     console.print(summary_table(outcomes))
     for o in outcomes:
         # Errors, notes and failures quote what sites sent (URLs, reasons): shown as text.
@@ -158,6 +165,8 @@ def run_with_progress(
             )
         if len(o.failures) > 10:
             console.print(f"  {o.source_id}: … and {len(o.failures) - 10} more failures")
+    if anchored is not None:
+        print_anchor_result(anchored)
     return outcomes
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from osint_archive.cli_anchors import print_anchor_checks, print_anchor_result
 from osint_archive.cli_common import (
     EXIT_FAILED,
     EXIT_USAGE,
@@ -89,6 +90,7 @@ def audit(as_json: bool, since_last: bool, sample: float | None, workers: int) -
                 f"[yellow]{totals.timestamps_unchecked} timestamp token(s) match their records "
                 "but were not verified: set OSINT_ARCHIVE_TSA_CA_FILE to the TSAs' roots[/]"
             )
+        print_anchor_checks(report)
         err_console.print(
             "[green]intact[/]"
             if report.intact
@@ -96,9 +98,11 @@ def audit(as_json: bool, since_last: bool, sample: float | None, workers: int) -
         )
     # Recorded after the report is out, so a read-only store cannot swallow the verdict.
     try:
-        record_audit(store, report)
+        anchored = record_audit(store, report, settings.timestamps.authorities)
     except (OSError, ValueError) as err:
         err_console.print(f"[yellow]warning:[/] the audit could not be recorded: {err}")
+    else:
+        print_anchor_result(anchored)
     sys.exit(0 if report.intact else EXIT_FAILED)
 
 
@@ -108,8 +112,10 @@ def timestamp(source_id: str | None) -> None:
     """Timestamp every manifest that lacks a token from a configured TSA (after an outage).
 
     Needs OSINT_ARCHIVE_TSA_URLS. Tokens are stored beside the manifests and listed in a
-    `timestamped` custody event per source. Exit 1 if any TSA still fails.
+    `timestamped` custody event per source; then the custody heads are anchored and the
+    anchor stamped. Exit 1 if any TSA still fails.
     """
+    from archive.anchors import anchor_custody
     from archive.custody import CustodyEvent, CustodyLog
     from archive.manifest import iter_manifest_keys
     from archive.timestamps import TimestampError, stamp_record, token_key
@@ -146,7 +152,11 @@ def timestamp(source_id: str | None) -> None:
             )
     total = sum(len(keys) for keys in by_source.values())
     click.echo(f"{total - failures} of {total} manifests without a token are now timestamped")
-    sys.exit(EXIT_FAILED if failures else 0)
+    # The custody heads too: a new anchor when events were added, else the newest one is
+    # stamped by any TSA it lacks a token from (an outage during a run or an audit).
+    anchored = anchor_custody(store, tsas)
+    print_anchor_result(anchored)
+    sys.exit(EXIT_FAILED if failures or anchored.stamp_error else 0)
 
 
 @click.command("export")

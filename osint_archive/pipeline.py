@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from archive.anchors import AnchorResult, anchor_custody
 from archive.capture_writer import (
     CaptureRun,
     CaptureWriter,
@@ -30,7 +31,7 @@ from archive.capture_writer import (
 )
 from archive.custody import CustodyEvent, CustodyLog
 from archive.manifest import CaptureManifest, iter_manifest_keys, read_manifest
-from archive.store import ObjectNotFoundError, ObjectStore
+from archive.store import ObjectExistsError, ObjectNotFoundError, ObjectStore
 from archive.timestamps import TimestampAuthority, TimestampError, stamp_record, token_keys_for
 from archive.url_state import load_url_state, save_url_state
 from collectors.base import CaptureFailure, CollectContext, CollectReport
@@ -469,13 +470,15 @@ async def run_sources(
     run_ids: Mapping[str, str] | None = None,
     index_in_run: bool = True,
     extract_processes: int = 2,
+    anchor_heads: bool = True,
 ) -> list[SourceOutcome]:
     """Run every chosen source once; a failing source is reported and never stops the others.
 
     ``run_ids`` fixes a source's run id (a scheduler's retry resumes its own run);
     ``index_in_run=False`` leaves indexing to a later stage (Airflow's ``index`` DAG);
     ``extract_processes=0`` extracts page text in this process (one source per Airflow task,
-    in a Celery worker process that may not start processes of its own)."""
+    in a Celery worker process that may not start processes of its own); ``anchor_heads``
+    anchors the custody heads once every source is done (``anchor_custody_heads``)."""
     store = settings.open_store()
     index = settings.open_index() if index_in_run else None
     slots = asyncio.Semaphore(parallel_sources)
@@ -522,7 +525,28 @@ async def run_sources(
         outcomes = await asyncio.gather(*(one(source) for source in sources))
     if index is not None:
         index.close()
+    if anchor_heads:
+        anchor_custody_heads(settings, outcomes)
     return list(outcomes)
+
+
+def anchor_custody_heads(
+    settings: Settings, outcomes: Sequence[SourceOutcome]
+) -> AnchorResult | None:
+    """Anchor the head of every custody chain after a pass (``archive.anchors``), stamped by
+    the configured TSAs, so that a later rewrite of a chain and its ``state/`` hint is found
+    by the audit. A failure is a note on every outcome, never a failed run: the captures and
+    their custody events are stored, and the next run or audit anchors them."""
+    try:
+        result = anchor_custody(settings.open_store(), settings.timestamps.authorities)
+    except (OSError, ValueError, ObjectExistsError) as err:
+        for outcome in outcomes:
+            outcome.notes.append(f"custody heads not anchored: {err}")
+        return None
+    if result.stamp_error:
+        for outcome in outcomes:
+            outcome.notes.append(f"custody anchor not timestamped: {result.stamp_error}")
+    return result
 
 
 def transcribe_captured(

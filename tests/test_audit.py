@@ -294,7 +294,7 @@ def copy_to_s3(source: LocalStore, target: S3Store) -> None:
     for key in source.list_keys("objects/"):
         with source.open(key) as stream:
             assert put_payload(target, stream).key == key
-    for prefix in ("captures/", "custody/", "transcripts/"):
+    for prefix in ("captures/", "custody/", "transcripts/", "anchors/"):
         for key in source.list_keys(prefix):
             target.put_record(key, source.read_bytes(key))
 

@@ -28,7 +28,7 @@ def audit_fixity(settings: Settings, since_last: bool = False) -> dict[str, obje
     # The verdict first: a store that cannot take the audit's record must not hide it, and a
     # retry would re-hash the whole archive.
     try:
-        record_audit(store, report)
+        record_audit(store, report, settings.timestamps.authorities)
     except (OSError, ValueError) as err:
         log.warning("the audit could not be recorded: %s", err)
     if not report.intact:
