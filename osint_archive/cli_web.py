@@ -98,7 +98,8 @@ def serve(
         sys.exit(EXIT_USAGE)
     named = [*allowed_hosts]
     if host not in ("0.0.0.0", "::"):  # noqa: S104
-        named.append(host)  # the address it listens on is one it is reached by
+        # The address it listens on is one it is reached by (an IPv6 one in brackets).
+        named.append(f"[{host}]" if ":" in host else host)
     # Through the environment, so that every worker process builds the same settings.
     listed = os.environ.get(ALLOWED_HOSTS_VARIABLE, "")
     os.environ[ALLOWED_HOSTS_VARIABLE] = ",".join(filter(None, [listed, *named]))
