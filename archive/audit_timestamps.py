@@ -1,10 +1,12 @@
 """Audit of RFC 3161 tokens: each one must still match the record it stamps and, when trusted
 roots are configured, carry a valid TSA signature chaining to them.
 
-Tokens are verified in the audit's thread pool: ``rfc3161-client`` verifies in Rust and
-OpenSSL without holding the GIL, so threads scale with the cores (``bench/audit.py --tokens``
-measures it against one thread and a process pool, which pays pickling for nothing). The
-stored tokens are streamed from the key listing, record by record, never collected.
+Tokens are verified in the audit's thread pool, a window of records in flight, so a slow
+store read overlaps verification. Whether the Rust/OpenSSL verifier scales across threads
+could not be shown on the 2-core, shared machine measured (``bench/audit.py --scale``:
+serial, threads and processes all near 2,000 tokens/s); threads were kept as they cost
+nothing there and a process pool pays pickling. The stored tokens are streamed from the key
+listing, record by record, never collected.
 """
 
 from __future__ import annotations
