@@ -22,27 +22,33 @@ A revisit capture brings the WARC of its original response too (``export_plan``)
 object is checked against its SHA-256 as it is copied; the package is written under a
 temporary name and renamed only when complete; then an ``exported`` event naming the
 package's SHA-256 is appended to each source's custody chain.
+
+Memory stays flat in the number of captures: manifests are read as each pass needs them
+(``export_manifests``), what must be remembered per capture sits in a scratch database or in
+packed buffers (``export_scratch``, ``export_zip``), the CDXJ lines are sorted through files
+(``export_sort``) and ``datapackage.json`` is streamed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from archive.custody import CustodyEvent, CustodyLog, default_actor
-from archive.export_custody import ChainEvidence, collect_custody, verification_json
+from archive.export_custody import ChainEvidence, chain_events, verification_json
+from archive.export_manifests import StoredManifests
 from archive.export_metadata import (
     WACZ_VERSION,
-    datapackage_hash,
-    datapackage_json,
-    digest_json,
+    datapackage_chunks,
+    digest_json_of,
     pages_jsonl_lines,
 )
 from archive.export_plan import ExportError, ExportPlan, plan_export
+from archive.export_scratch import DigestColumn, ExportScratch
 from archive.export_select import UnknownCaptureError, select_captures
 from archive.export_signing import PackageSignature, PackageSigner, sign_datapackage
 from archive.export_summary import SummaryHeader, SummaryItem, SummaryWarc, summary_chunks
@@ -72,7 +78,7 @@ class ExportResult:
     sha256: str
     size: int
     captures: tuple[str, ...]
-    files: tuple[PackageFile, ...]  # every entry, datapackage.json and its digest last
+    files: Sequence[PackageFile]  # every entry, datapackage.json and its digest last (packed)
     datapackage_sha256: str
     # Problems a reader of the package must know about (a broken chain, an unbound manifest).
     warnings: tuple[str, ...] = ()
@@ -82,9 +88,12 @@ class ExportResult:
     signature: PackageSignature | None = None
 
 
-def _copy_warcs(package: PackageZip, store: ObjectStore, plan: ExportPlan) -> CdxjCollector:
-    """Copy each WARC whole (stored, not deflated), indexing and hash-checking the same bytes."""
-    cdxj = CdxjCollector()
+def _copy_warcs(
+    package: PackageZip, store: ObjectStore, plan: ExportPlan, cdxj: CdxjCollector
+) -> dict[str, int]:
+    """Copy each WARC whole (stored, not deflated), indexing and hash-checking the same bytes;
+    returns each WARC's size by package path."""
+    sizes: dict[str, int] = {}
     for warc in plan.warcs.values():
         try:
             size = store.size(warc.key)
@@ -102,13 +111,14 @@ def _copy_warcs(package: PackageZip, store: ObjectStore, plan: ExportPlan) -> Cd
                 reader.drain()
         except ObjectNotFoundError:
             raise ExportError(f"WARC object {warc.key} is missing from the archive") from None
-        copied = package.files[-1]
+        copied = package.last
         if copied.sha256 != warc.sha256:
             raise ExportError(
                 f"WARC object {warc.key} no longer matches its SHA-256 (read {copied.sha256}); "
                 "run `osint-archive audit`"
             )
-    return cdxj
+        sizes[warc.path] = copied.size
+    return sizes
 
 
 def _copy_object(
@@ -121,7 +131,7 @@ def _copy_object(
                 entry.write(chunk)
     except ObjectNotFoundError:
         raise ExportError(f"object {key} is missing from the archive") from None
-    if package.files[-1].sha256 != sha256:
+    if package.last.sha256 != sha256:
         raise ExportError(f"object {key} no longer matches its SHA-256; run `osint-archive audit`")
 
 
@@ -130,7 +140,7 @@ def _custody_note(
 ) -> tuple[str, str | None]:
     """How the capture is bound into its custody chain, and a warning when it is not."""
     chain = chains[manifest.source_id]
-    binding = chain.bindings.get(manifest.capture_id)
+    binding = chain.binding(manifest.capture_id)
     if binding is None:
         return "not listed in a captured event", (
             f"capture {manifest.capture_id} is not listed in custody chain {chain.chain}"
@@ -172,13 +182,11 @@ def _captured_objects(manifest: CaptureManifest) -> list[tuple[str, str, str, bo
     return [(f"evidence/{name}", ref.key, ref.sha256, raw) for name, ref, raw in found]
 
 
-def _write_transcripts(
-    package: PackageZip, store: ObjectStore, manifests: Sequence[CaptureManifest]
-) -> None:
-    """Every transcript of the selected captures' media, by every model: the record as stored
-    (its hash is in a ``transcribed`` custody event) and the two objects it names."""
-    media = sorted({m.sha256 for manifest in manifests for m in manifest.media})
-    for media_sha in media:
+def _write_transcripts(package: PackageZip, store: ObjectStore, media_shas: Iterable[str]) -> None:
+    """Every transcript of the selected captures' media (``media_shas``, sorted), by every
+    model: the record as stored (its hash is in a ``transcribed`` custody event) and the two
+    objects it names."""
+    for media_sha in media_shas:
         for key in store.list_keys(f"transcripts/{media_sha}/"):
             data = store.read_bytes(key)
             record = TranscriptRecord.model_validate_json(data)
@@ -191,58 +199,67 @@ def _write_transcripts(
 
 
 def _write_evidence(
-    package: PackageZip, store: ObjectStore, plan: ExportPlan, created: str
-) -> tuple[dict[str, str], dict[str, ChainEvidence]]:
-    """Manifests, texts and custody events; returns manifest SHA-256s and chain evidence."""
-    manifest_sha: dict[str, str] = {}
+    package: PackageZip, store: ObjectStore, plan: ExportPlan, created: str, scratch: ExportScratch
+) -> tuple[DigestColumn, dict[str, ChainEvidence]]:
+    """Manifests, texts and custody events; returns the selected manifests' SHA-256s (in
+    selection order) and chain evidence."""
+    manifest_sha = DigestColumn()
     # Custody: the captures, their manifests and WARCs, and the transcripts of their media.
-    wanted: set[str] = set()
+    wanted = scratch.table()
     sources: set[str] = set()
+    selected = len(plan.selected)
     # One pass per kind of evidence, each manifest read as it comes (memory stays flat).
-    for manifest in plan.manifests():
+    for manifest in plan.manifests(store):
         stored = package.add_bytes(
             f"evidence/manifest-{manifest.capture_id}.json", store.read_bytes(manifest.key)
         )
-        manifest_sha[manifest.capture_id] = stored.sha256
-        wanted |= {manifest.capture_id, manifest.key}
+        if len(manifest_sha) < selected:  # the selection comes first, then extra originals
+            manifest_sha.append(stored.sha256)
+        wanted.add(manifest.capture_id)
+        wanted.add(manifest.key)
         sources.add(manifest.source_id)
-    texts: dict[str, str] = {}
-    copied: set[str] = set()
+    texts, media = scratch.table(), scratch.table()
+    copied = scratch.table()
     for manifest in plan.selected:
         if manifest.text is not None:
-            texts[manifest.text.sha256] = manifest.text.key
-        wanted |= {media.sha256 for media in manifest.media}
-        for path, key, sha256, media in _captured_objects(manifest):
-            if path not in copied:
-                copied.add(path)
-                _copy_object(package, store, key, sha256, path, stored=media)
-    for sha256, key in sorted(texts.items()):
+            texts.add(manifest.text.sha256, manifest.text.key)
+        for item in manifest.media:
+            wanted.add(item.sha256)
+            media.add(item.sha256)
+        for path, key, sha256, raw in _captured_objects(manifest):
+            if copied.add(path):
+                _copy_object(package, store, key, sha256, path, stored=raw)
+    for sha256, key in texts.items():
         _copy_object(package, store, key, sha256, f"evidence/text-{sha256}.txt")
-    _write_transcripts(package, store, plan.selected)
-    wanted |= {w.key for w in plan.warcs.values()} | {w.sha256 for w in plan.warcs.values()}
-    chains = collect_custody(store, sources, wanted)
-    for chain in chains:
-        for record in chain.events:
-            package.add_bytes(f"evidence/custody-{chain.chain}-{record.seq:010d}.json", record.data)
-        package.add_bytes(
-            f"evidence/custody-{chain.chain}-verification.json",
-            verification_json(chain.check, created),
+    _write_transcripts(package, store, (sha256 for sha256, _ in media.items()))
+    for warc in plan.warcs.values():
+        wanted.add(warc.key)
+        wanted.add(warc.sha256)
+    chains: dict[str, ChainEvidence] = {}
+    for name in sorted(sources):
+        chain = chains[name] = ChainEvidence(
+            name, CustodyLog(store, name).verify(), scratch.table()
         )
-    return manifest_sha, {chain.chain: chain for chain in chains}
+        for record in chain_events(store, chain, wanted):
+            package.add_bytes(f"evidence/custody-{name}-{record.seq:010d}.json", record.data)
+        package.add_bytes(
+            f"evidence/custody-{name}-verification.json", verification_json(chain.check, created)
+        )
+    return manifest_sha, chains
 
 
 def _summary_items(
     plan: ExportPlan,
-    manifest_sha: dict[str, str],
+    manifest_sha: DigestColumn,
     chains: dict[str, ChainEvidence],
     warnings: list[str],
 ) -> Iterator[SummaryItem]:
     """The summary's rows, made one at a time; custody problems are added to ``warnings``."""
-    for m in plan.selected:
-        note, warning = _custody_note(m, manifest_sha[m.capture_id], chains)
+    for index, m in enumerate(plan.selected):
+        note, warning = _custody_note(m, manifest_sha[index], chains)
         if warning:
             warnings.append(warning)
-        original = plan.originals.get(m.capture_id)
+        original = plan.originals.get(m.capture_id) if m.warc.record_type == "revisit" else None
         yield SummaryItem(
             capture_id=m.capture_id,
             source_id=m.source_id,
@@ -256,10 +273,10 @@ def _summary_items(
             warc_path=plan.warc_of(m).path,
             warc_sha256=m.warc.sha256,
             manifest_path=f"evidence/manifest-{m.capture_id}.json",
-            manifest_sha256=manifest_sha[m.capture_id],
+            manifest_sha256=manifest_sha[index],
             custody=note,
             text_sha256=m.text.sha256 if m.text else None,
-            original_warc_path=plan.warc_of(original).path if original else None,
+            original_warc_path=original.warc.path if original else None,
         )
 
 
@@ -267,7 +284,7 @@ def _write_summary(
     package: PackageZip,
     header: SummaryHeader,
     plan: ExportPlan,
-    manifest_sha: dict[str, str],
+    manifest_sha: DigestColumn,
     chains: dict[str, ChainEvidence],
     sizes: dict[str, int],
 ) -> list[str]:
@@ -329,37 +346,44 @@ def export_wacz(
     partial = out_path.with_name(f".{out_path.name}.partial")
     try:
         package = PackageZip(partial, now)
+        cdxj = CdxjCollector()
         try:
-            cdxj = _copy_warcs(package, store, plan)
-            sizes = {f.path: f.size for f in package.files}
+            sizes = _copy_warcs(package, store, plan, cdxj)
             with package.entry("indexes/index.cdxj", stored=False) as entry:
                 cdxj.write_sorted(entry)
             with package.entry("pages/pages.jsonl", stored=False) as entry:
                 for line in pages_jsonl_lines(title, plan.selected):
                     entry.write(line)
-            manifest_sha, chains = _write_evidence(package, store, plan, created)
-            warnings = _write_summary(package, header, plan, manifest_sha, chains, sizes)
+            with ExportScratch() as scratch:
+                manifest_sha, chains = _write_evidence(package, store, plan, created, scratch)
+                warnings = _write_summary(package, header, plan, manifest_sha, chains, sizes)
             if warnings and not allow_damaged:
                 raise ExportError(
                     f"the evidence does not match its custody record: {warnings[0]} "
                     "(run `osint-archive audit`; --allow-damaged packages it with the warning)"
                 )
-            datapackage = datapackage_json(
-                package.files,
-                title=title,
-                description=description,
-                created=created,
-                software=header.software,
-            )
-            datapackage_sha = package.add_bytes("datapackage.json", datapackage).sha256
+            listed = package.files  # datapackage.json lists every entry written before it
+            with package.entry("datapackage.json", stored=False) as entry:
+                for chunk in datapackage_chunks(
+                    listed,
+                    title=title,
+                    description=description,
+                    created=created,
+                    software=header.software,
+                ):
+                    entry.write(chunk)
+            datapackage_sha = package.last.sha256
             signature = None
             if signer is not None:
                 signature = sign_datapackage(
-                    signer, datapackage_hash(datapackage), created=created, software=header.software
+                    signer, f"sha256:{datapackage_sha}", created=created, software=header.software
                 )
             signed_data = signature.signed_data if signature else None
-            package.add_bytes("datapackage-digest.json", digest_json(datapackage, signed_data))
+            package.add_bytes(
+                "datapackage-digest.json", digest_json_of(f"sha256:{datapackage_sha}", signed_data)
+            )
         finally:
+            cdxj.discard()
             package.close()
         sha256, size = _file_sha256(partial), partial.stat().st_size
         os.replace(partial, out_path)
@@ -374,8 +398,8 @@ def export_wacz(
         path=out_path,
         sha256=sha256,
         size=size,
-        captures=tuple(m.capture_id for m in plan.selected),
-        files=tuple(package.files),
+        captures=_capture_ids(plan.selected),
+        files=package.files,
         datapackage_sha256=datapackage_sha,
         warnings=tuple(warnings),
         custody_events=events,
@@ -383,10 +407,17 @@ def export_wacz(
     )
 
 
+def _capture_ids(selected: Sequence[CaptureManifest]) -> tuple[str, ...]:
+    """The selected capture ids, from the manifest keys when the selection is stored."""
+    if isinstance(selected, StoredManifests):  # captures/…/<capture id>.json: no reading
+        return tuple(key.rsplit("/", 1)[-1].removesuffix(".json") for key in selected.keys)
+    return tuple(m.capture_id for m in selected)
+
+
 def _record_export(
     store: ObjectStore,
     plan: ExportPlan,
-    manifest_sha: dict[str, str],
+    manifest_sha: DigestColumn,
     actor: str,
     filename: str,
     title: str,
@@ -397,8 +428,9 @@ def _record_export(
     """Append an ``exported`` event to each source chain the package draws on."""
     appended = []
     by_chain: dict[str, list[list[str]]] = {}
-    for m in plan.selected:
-        by_chain.setdefault(m.source_id, []).append([m.capture_id, manifest_sha[m.capture_id]])
+    # The event lists every capture with its manifest hash: inherently one entry per capture.
+    for index, m in enumerate(plan.selected):
+        by_chain.setdefault(m.source_id, []).append([m.capture_id, manifest_sha[index]])
     for chain, captures in sorted(by_chain.items()):
         details = {
             "filename": filename,

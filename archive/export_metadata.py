@@ -32,28 +32,52 @@ def resource_name(path: str) -> str:
     return _RESOURCE_NAME.sub("-", path.lower())
 
 
-def datapackage_json(
-    files: Sequence[PackageFile], *, title: str, description: str, created: str, software: str
-) -> bytes:
-    """``datapackage.json``: package metadata and every file with its SHA-256 and size."""
-    package = {
+def _package_head(*, title: str, description: str, created: str, software: str) -> dict[str, str]:
+    return {
         "profile": "data-package",
         "wacz_version": WACZ_VERSION,
         "title": title,
         "description": description,
         "created": created,
         "software": software,
-        "resources": [
-            {
-                "name": resource_name(f.path),
-                "path": f.path,
-                "hash": f"sha256:{f.sha256}",
-                "bytes": f.size,
-            }
-            for f in files
-        ],
     }
+
+
+def _resource(file: PackageFile) -> dict[str, str | int]:
+    return {
+        "name": resource_name(file.path),
+        "path": file.path,
+        "hash": f"sha256:{file.sha256}",
+        "bytes": file.size,
+    }
+
+
+def datapackage_json(
+    files: Sequence[PackageFile], *, title: str, description: str, created: str, software: str
+) -> bytes:
+    """``datapackage.json``: package metadata and every file with its SHA-256 and size."""
+    package: dict[str, object] = dict(
+        _package_head(title=title, description=description, created=created, software=software)
+    )
+    package["resources"] = [_resource(f) for f in files]
     return json.dumps(package, ensure_ascii=False, indent=2).encode("utf-8")
+
+
+def datapackage_chunks(
+    files: Iterable[PackageFile], *, title: str, description: str, created: str, software: str
+) -> Iterator[bytes]:
+    """The bytes of ``datapackage_json``, a resource at a time (a package can list millions
+    of files): the same text ``json.dumps(..., indent=2)`` gives for the whole document."""
+    head = _package_head(title=title, description=description, created=created, software=software)
+    # The head as json.dumps writes it, less its closing "\n}"; "resources" comes last.
+    yield json.dumps(head, ensure_ascii=False, indent=2).removesuffix("\n}").encode("utf-8")
+    separator = ',\n  "resources": [\n'
+    for file in files:
+        resource = json.dumps(_resource(file), ensure_ascii=False, indent=2)
+        # Nested two levels deep, each line of a resource is indented by four more spaces.
+        yield (separator + "    " + resource.replace("\n", "\n    ")).encode("utf-8")
+        separator = ",\n"
+    yield ("\n  ]\n}" if separator == ",\n" else ',\n  "resources": []\n}').encode("utf-8")
 
 
 def datapackage_hash(datapackage: bytes) -> str:
@@ -65,7 +89,13 @@ def datapackage_hash(datapackage: bytes) -> str:
 def digest_json(datapackage: bytes, signed_data: Mapping[str, str] | None = None) -> bytes:
     """``datapackage-digest.json``: the SHA-256 of ``datapackage.json`` as written, and the
     WACZ-auth ``signedData`` when the package is signed."""
-    digest: dict[str, object] = {"path": "datapackage.json", "hash": datapackage_hash(datapackage)}
+    return digest_json_of(datapackage_hash(datapackage), signed_data)
+
+
+def digest_json_of(datapackage_sha256: str, signed_data: Mapping[str, str] | None = None) -> bytes:
+    """``digest_json`` from the ``sha256:<hex>`` of ``datapackage.json``, for a package whose
+    ``datapackage.json`` was streamed and hashed as written, never held whole."""
+    digest: dict[str, object] = {"path": "datapackage.json", "hash": datapackage_sha256}
     if signed_data is not None:
         digest["signedData"] = dict(signed_data)
     return json.dumps(digest, indent=2).encode("utf-8")
