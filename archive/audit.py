@@ -11,8 +11,9 @@
    SHA-256 compared with its key; WARCs are read record by record in the same pass
    (``archive.audit_warc``), and each revisit is matched with the record it refers to.
 
-Findings name the key they concern; ``AuditReport.intact`` is the verdict. Memory grows with
-the number of captures (ids and keys), never with the size of an object.
+Findings name the key they concern; ``AuditReport.intact`` is the verdict. What the passes
+learn about each capture is kept on disk (``archive.audit_lookup``), so memory stays flat in
+the number of captures as it does in the size of an object; only findings are held.
 """
 
 from __future__ import annotations
@@ -21,14 +22,15 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import UTC, datetime
 
 from archive.audit_anchors import check_anchors
 from archive.audit_custody import check_custody
+from archive.audit_lookup import AuditLookup
 from archive.audit_manifests import check_manifests
 from archive.audit_payloads import PayloadCheck, check_payload, in_sample, payload_stored_at
-from archive.audit_records import RecordIndex, parallel_map
+from archive.audit_records import parallel_map
 from archive.audit_report import (
     FINDING_KINDS,
     AuditMode,
@@ -57,20 +59,6 @@ __all__ = [
 ProgressCallback = Callable[[int, int], None]
 
 
-@dataclass
-class _WarcCrossCheck:
-    """Revisits matched with the records they refer to, across all WARCs read."""
-
-    index: RecordIndex
-    payload_digests: dict[str, str] = field(default_factory=dict)
-    pending: list[tuple[str, Revisit]] = field(default_factory=list)
-
-    def capture_of(self, warc_key: str, record_id: str) -> str | None:
-        """The capture whose manifest names this record (findings are rare: a scan is fine)."""
-        expected = self.index.expected_records.get(warc_key, [])
-        return next((e.capture_id for e in expected if e.record_id == record_id), None)
-
-
 def audit_archive(
     store: ObjectStore,
     *,
@@ -80,6 +68,7 @@ def audit_archive(
     on_progress: ProgressCallback | None = None,
     seed: int | None = None,
     timestamp_roots: bytes | None = None,
+    scratch_dir: str | None = None,
 ) -> AuditReport:
     """Audit the whole archive in ``store`` and report every finding.
 
@@ -89,6 +78,8 @@ def audit_archive(
     when None; the report records it). Manifests and custody chains are always checked in
     full. ``on_progress(done, total)`` follows the payloads re-hashed. RFC 3161 tokens are
     checked against their records, and their signatures against ``timestamp_roots`` if given.
+    The per-capture lookups live in a temporary directory under ``scratch_dir`` (the system's
+    temporary directory when None), removed when the audit ends.
     """
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
@@ -111,15 +102,17 @@ def audit_archive(
     started = time.perf_counter()
     # Twice the workers in flight keeps every thread busy without queueing the whole archive.
     window = 2 * workers
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="audit") as pool:
-        index, report.totals.chains = check_custody(store, pool, window, report.findings)
-        report.totals.events = index.events
-        report.totals.manifests = check_manifests(store, pool, window, index, report.findings)
-        report.totals.transcripts = check_transcripts(store, pool, window, index, report.findings)
-        _check_payloads(store, pool, window, index, report, on_progress)
-        check_timestamps(
-            store, timestamp_roots, index.tokens, report.totals, report.findings, pool, window
-        )
+    findings, totals = report.findings, report.totals
+    with (
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="audit") as pool,
+        AuditLookup(scratch_dir) as lookup,
+    ):
+        totals.chains = check_custody(store, pool, window, lookup, findings)
+        totals.events = lookup.events
+        totals.manifests = check_manifests(store, pool, window, lookup, findings)
+        totals.transcripts = check_transcripts(store, pool, window, lookup, findings)
+        _check_payloads(store, pool, window, lookup, report, on_progress)
+        check_timestamps(store, timestamp_roots, lookup, totals, findings, pool, window)
     report.anchors = check_anchors(store, timestamp_roots, report.findings)
     _count_anchors(report)
     order = {kind: position for position, kind in enumerate(FINDING_KINDS)}
@@ -185,7 +178,7 @@ def _check_payloads(
     store: ObjectStore,
     pool: ThreadPoolExecutor,
     window: int,
-    index: RecordIndex,
+    lookup: AuditLookup,
     report: AuditReport,
     on_progress: ProgressCallback | None,
 ) -> None:
@@ -206,36 +199,33 @@ def _check_payloads(
             )
             continue
         # A stored key leaves the references: those left at the end are missing.
-        if not index.references.found(key):
+        if not lookup.reference_found(key):
             findings.append(
                 Finding("unreferenced", key, "referenced by no manifest and no custody event")
             )
         to_hash += _selected(store, key, report)
-    for key in index.references.first:
-        findings.append(
-            Finding("missing", key, f"not stored; referenced by {index.references.describe(key)}")
-        )
+    for key, referrers in lookup.missing_references():
+        findings.append(Finding("missing", key, f"not stored; referenced by {referrers}"))
 
-    def selected() -> Iterator[str]:
+    def selected() -> Iterator[tuple[str, bool]]:
+        # Runs in this thread (parallel_map consumes it here): only it may ask the lookup.
         for key in store.list_keys("objects/"):
             if sha256_of_payload_key(key) is not None and _selected(store, key, report):
-                yield key
+                yield key, lookup.is_warc(key)
 
-    def task(key: str) -> PayloadCheck:
-        return check_payload(store, key, key.rsplit("/", 1)[-1], key in index.warc_keys)
+    def task(item: tuple[str, bool]) -> PayloadCheck:
+        key, is_warc = item
+        return check_payload(store, key, key.rsplit("/", 1)[-1], is_warc)
 
-    cross = _WarcCrossCheck(index)
     for done, check in enumerate(parallel_map(pool, task, selected(), window), start=1):
-        _record_payload(check, index, cross, report)
+        _record_payload(check, lookup, report)
         if on_progress is not None:
             on_progress(done, max(done, to_hash))
-    for warc_key, revisit in cross.pending:
-        _check_revisit(warc_key, revisit, cross, report, final=True)
+    for warc_key, revisit in lookup.pending_revisits():
+        _check_revisit(warc_key, revisit, lookup, report, final=True)
 
 
-def _record_payload(
-    check: PayloadCheck, index: RecordIndex, cross: _WarcCrossCheck, report: AuditReport
-) -> None:
+def _record_payload(check: PayloadCheck, lookup: AuditLookup, report: AuditReport) -> None:
     totals, findings, key = report.totals, report.findings, check.key
     if check.missing:
         findings.append(Finding("missing", key, "deleted while the audit ran"))
@@ -256,12 +246,10 @@ def _record_payload(
             )
         )
     if check.warc is not None:
-        _record_warc(key, check.warc, index, cross, report)
+        _record_warc(key, check.warc, lookup, report)
 
 
-def _record_warc(
-    key: str, scan: WarcScan, index: RecordIndex, cross: _WarcCrossCheck, report: AuditReport
-) -> None:
+def _record_warc(key: str, scan: WarcScan, lookup: AuditLookup, report: AuditReport) -> None:
     totals, findings = report.totals, report.findings
     totals.warcs += 1
     totals.warc_records += scan.records
@@ -269,11 +257,11 @@ def _record_warc(
     totals.digests_unchecked += scan.digests_unchecked
     totals.revisits += len(scan.revisits)
     findings.extend(Finding("invalid_warc", key, p.describe()) for p in scan.problems)
-    cross.payload_digests.update(scan.payload_digests)
+    lookup.add_payload_digests(scan.payload_digests)
     for revisit in scan.revisits:
-        if not _check_revisit(key, revisit, cross, report, final=False):
-            cross.pending.append((key, revisit))
-    for expected in index.expected_records.get(key, []):
+        if not _check_revisit(key, revisit, lookup, report, final=False):
+            lookup.add_pending_revisit(key, revisit)
+    for expected in lookup.expected_records(key):
         position = scan.positions.get(expected.record_id)
         if position is None:
             findings.append(
@@ -301,7 +289,7 @@ def _record_warc(
 
 
 def _check_revisit(
-    warc_key: str, revisit: Revisit, cross: _WarcCrossCheck, report: AuditReport, final: bool
+    warc_key: str, revisit: Revisit, lookup: AuditLookup, report: AuditReport, final: bool
 ) -> bool:
     """Match a revisit with the record it refers to; False while that record is unseen.
 
@@ -310,7 +298,7 @@ def _check_revisit(
     """
     if revisit.refers_to is None or revisit.payload_digest is None:
         return True  # a revisit need not name its original; nothing to match
-    original = cross.payload_digests.get(revisit.refers_to)
+    original = lookup.payload_digest(revisit.refers_to)
     if original is None:
         if final and report.mode == "full":
             report.findings.append(
@@ -319,7 +307,7 @@ def _check_revisit(
                     warc_key,
                     f"revisit {revisit.record_id} at offset {revisit.offset} refers to record "
                     f"{revisit.refers_to}, which no stored WARC holds",
-                    capture_id=cross.capture_of(warc_key, revisit.record_id),
+                    capture_id=lookup.capture_of(warc_key, revisit.record_id),
                 )
             )
         return False
@@ -335,7 +323,7 @@ def _check_revisit(
                 f"has {original}",
                 expected=original,
                 actual=revisit.payload_digest,
-                capture_id=cross.capture_of(warc_key, revisit.record_id),
+                capture_id=lookup.capture_of(warc_key, revisit.record_id),
             )
         )
     return True

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from concurrent.futures import Executor
 from typing import Any
 
-from archive.audit_records import Listed, RecordIndex, event_key, parallel_map
+from archive.audit_lookup import AuditLookup
+from archive.audit_records import Listed, event_key, parallel_map
 from archive.audit_report import Finding
 from archive.custody import ChainCheck, CustodyLog, custody_chains
 from archive.keys import sha256_of_payload_key
@@ -42,35 +43,30 @@ def _payload_keys_in(value: Any) -> Iterator[str]:
             yield from _payload_keys_in(item)
 
 
-def _index_event(index: RecordIndex, chain: str, seq: int, event: dict[str, Any]) -> None:
+def _index_event(lookup: AuditLookup, chain: str, seq: int, event: dict[str, Any]) -> None:
     referrer = f"custody event {event_key(chain, seq)}"
     subject = event.get("subject")
     details = event.get("details")
     details = details if isinstance(details, dict) else {}
     for key in {*(_payload_keys_in(subject)), *_payload_keys_in(details)}:
-        index.references.add(key, referrer)
+        lookup.add_reference(key, referrer)
     if not isinstance(subject, str):
         return
     kind = event.get("type")
     filename = details.get("filename")
     if kind == "stored" and isinstance(filename, str) and ".warc" in filename:
-        index.warc_keys.add(subject)
-        day = _run_day_of_warc(chain, filename)
-        if day:
-            index.run_days.setdefault(subject, day)
+        lookup.add_warc(subject, _run_day_of_warc(chain, filename))
     elif kind == "transcribed" and isinstance(details.get("record_sha256"), str):
-        index.transcripts[subject] = (details["record_sha256"], event_key(chain, seq))
+        lookup.add_transcript(subject, details["record_sha256"], event_key(chain, seq))
     elif kind == "timestamped":
-        index.tokens.update(dict.fromkeys(map(str, details.get("tokens") or []), chain))
+        lookup.add_tokens(map(str, details.get("tokens") or []), chain)
     elif kind == "captured":
         # The subject is the segment these captures were filed in; whether it is a WARC is
         # left to the `stored` event, the manifests and the object's own first bytes.
         for listed in details.get("captures") or []:
             if isinstance(listed, list) and len(listed) == 2:
                 capture_id, manifest_sha256 = str(listed[0]), str(listed[1])
-                index.listed.setdefault(capture_id, []).append(
-                    Listed(manifest_sha256, chain, seq, subject)
-                )
+                lookup.add_listed(capture_id, Listed(manifest_sha256, chain, seq, subject))
 
 
 def _read_event(store: ObjectStore, key: str) -> tuple[str, dict[str, Any] | None]:
@@ -82,10 +78,10 @@ def _read_event(store: ObjectStore, key: str) -> tuple[str, dict[str, Any] | Non
 
 
 def check_custody(
-    store: ObjectStore, pool: Executor, window: int, findings: list[Finding]
-) -> tuple[RecordIndex, int]:
-    """Verify every chain end to end and index what its events record; (index, chains)."""
-    index = RecordIndex()
+    store: ObjectStore, pool: Executor, window: int, lookup: AuditLookup, findings: list[Finding]
+) -> int:
+    """Verify every chain end to end and record in ``lookup`` what its events say; returns
+    the number of chains."""
     chains = custody_chains(store)
     for stray in (k for k in store.list_keys("custody/") if k.count("/") != 2):
         findings.append(Finding("custody_broken", stray, "a file outside every custody chain"))
@@ -110,11 +106,11 @@ def check_custody(
         # Streamed from the listing and counted on the way: never a list of every event.
         for key in store.list_keys("custody/"):
             if key.endswith(".json"):
-                index.events += 1
+                lookup.events += 1
                 yield key
 
     for key, event in parallel_map(pool, lambda k: _read_event(store, k), event_keys(), window):
         _, chain, name = key.split("/", 2)
         if event is not None and name[:-5].isdigit():
-            _index_event(index, chain, int(name[:-5]), event)
-    return index, len(chains)
+            _index_event(lookup, chain, int(name[:-5]), event)
+    return len(chains)

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from archive.audit_records import ExpectedRecord, Listed, RecordIndex, parallel_map
+from archive.audit_lookup import AuditLookup
+from archive.audit_records import ExpectedRecord, Listed, parallel_map
 from archive.audit_report import Finding
 from archive.keys import sha256_of_payload_key
 from archive.manifest import CaptureManifest
@@ -45,23 +46,26 @@ def _read_manifest(store: ObjectStore, key: str) -> _ManifestRead:
 
 
 def check_manifests(
-    store: ObjectStore, pool: Executor, window: int, index: RecordIndex, findings: list[Finding]
+    store: ObjectStore,
+    pool: Executor,
+    window: int,
+    lookup: AuditLookup,
+    findings: list[Finding],
 ) -> int:
     """Check every manifest against custody and collect its references; returns the count."""
     # Streamed from the listing, a window of reads in flight: never a list of every manifest.
     keys = (key for key in store.list_keys("captures/") if key.endswith(".json"))
     count = 0
     for read in parallel_map(pool, lambda k: _read_manifest(store, k), keys, window):
-        _check_manifest(read, index, findings)
+        _check_manifest(read, lookup, findings)
         count += 1
-    for capture_id, listings in index.listed.items():
-        if capture_id not in index.manifest_ids:
-            findings.append(_missing_manifest(capture_id, listings[0], index))
+    for capture_id, listed in lookup.listed_without_manifest():
+        findings.append(_missing_manifest(capture_id, listed, lookup))
     return count
 
 
-def _missing_manifest(capture_id: str, listed: Listed, index: RecordIndex) -> Finding:
-    day = index.run_days.get(listed.warc_key, "<run day unknown>")
+def _missing_manifest(capture_id: str, listed: Listed, lookup: AuditLookup) -> Finding:
+    day = lookup.run_day(listed.warc_key) or "<run day unknown>"
     expected_key = f"captures/{listed.chain}/{day}/{capture_id}.json"
     return Finding(
         "missing",
@@ -74,14 +78,14 @@ def _missing_manifest(capture_id: str, listed: Listed, index: RecordIndex) -> Fi
     )
 
 
-def _check_manifest(read: _ManifestRead, index: RecordIndex, findings: list[Finding]) -> None:
+def _check_manifest(read: _ManifestRead, lookup: AuditLookup, findings: list[Finding]) -> None:
     key = read.key
     capture_id = key.rsplit("/", 1)[-1].removesuffix(".json")
-    index.manifest_ids.add(capture_id)
+    lookup.add_manifest(capture_id)
     if read.sha256 is None:
         findings.append(Finding("missing", key, read.error or "", capture_id=capture_id))
         return
-    listings = index.listed.get(capture_id)
+    listings = lookup.listings(capture_id)
     if not listings:
         findings.append(
             Finding(
@@ -108,14 +112,14 @@ def _check_manifest(read: _ManifestRead, index: RecordIndex, findings: list[Find
     elif read.error:
         findings.append(Finding("corrupt", key, read.error, capture_id=capture_id))
     if read.manifest is not None:
-        _index_manifest(key, capture_id, read.manifest, index, findings)
+        _index_manifest(key, capture_id, read.manifest, lookup, findings)
 
 
 def _index_manifest(
     key: str,
     capture_id: str,
     manifest: CaptureManifest,
-    index: RecordIndex,
+    lookup: AuditLookup,
     findings: list[Finding],
 ) -> None:
     referrer = f"manifest {key}"
@@ -132,7 +136,7 @@ def _index_manifest(
             )
         )
     for ref_key, ref_sha256 in manifest.object_refs():
-        index.references.add(ref_key, referrer)
+        lookup.add_reference(ref_key, referrer)
         if sha256_of_payload_key(ref_key) != ref_sha256:
             findings.append(
                 Finding(
@@ -145,8 +149,8 @@ def _index_manifest(
                 )
             )
     warc = manifest.warc
-    index.warc_keys.add(warc.key)
-    index.run_days.setdefault(warc.key, f"{manifest.run_day:%Y/%m/%d}")
-    index.expected_records.setdefault(warc.key, []).append(
-        ExpectedRecord(warc.response_record_id, warc.offset, warc.length, key, capture_id)
+    lookup.add_warc(warc.key, f"{manifest.run_day:%Y/%m/%d}")
+    lookup.add_expected(
+        warc.key,
+        ExpectedRecord(warc.response_record_id, warc.offset, warc.length, key, capture_id),
     )

@@ -1,15 +1,17 @@
 """What the audit learns from the records (custody events, manifests) before the payload pass.
 
-``archive.audit_custody`` and ``archive.audit_manifests`` fill a ``RecordIndex``: which
-captures custody lists with which manifest hashes, which payloads are referenced and by whom,
-which objects are WARCs and where in them each capture's record should be.
+``archive.audit_custody`` and ``archive.audit_manifests`` record into an
+``archive.audit_lookup.AuditLookup`` (on disk): which captures custody lists with which
+manifest hashes (``Listed``), which payloads are referenced and by whom, which objects are
+WARCs and where in them each capture's record should be (``ExpectedRecord``). The passes read
+their stores through ``parallel_map``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeVar
 
 from archive.custody import SEQ_WIDTH
@@ -38,33 +40,6 @@ def parallel_map(
             yield future.result()
 
 
-class References:
-    """Who refers to each payload key: the first referrer named, and how many there are."""
-
-    def __init__(self) -> None:
-        self.first: dict[str, str] = {}
-        self.count: dict[str, int] = {}
-
-    def add(self, key: str, referrer: str) -> None:
-        # Records are read in parallel: keep the least referrer so reports are reproducible.
-        known = self.first.get(key)
-        self.first[key] = referrer if known is None else min(known, referrer)
-        self.count[key] = self.count.get(key, 0) + 1
-
-    def __contains__(self, key: object) -> bool:
-        return key in self.first
-
-    def found(self, key: str) -> bool:
-        """Whether ``key`` is referenced; it leaves the references, so that once every stored
-        key was found, those left are the missing ones (no second set of every key)."""
-        self.count.pop(key, None)
-        return self.first.pop(key, None) is not None
-
-    def describe(self, key: str) -> str:
-        others = self.count[key] - 1
-        return self.first[key] + (f" and {others} other record(s)" if others else "")
-
-
 @dataclass(frozen=True)
 class Listed:
     """One capture as a custody ``captured`` event listed it."""
@@ -88,22 +63,6 @@ class ExpectedRecord:
     length: int
     manifest_key: str
     capture_id: str
-
-
-@dataclass
-class RecordIndex:
-    """What custody and manifests say is stored, for the payload pass to check."""
-
-    listed: dict[str, list[Listed]] = field(default_factory=dict)  # capture id -> listings
-    references: References = field(default_factory=References)
-    warc_keys: set[str] = field(default_factory=set)
-    run_days: dict[str, str] = field(default_factory=dict)  # WARC key -> "YYYY/MM/DD"
-    expected_records: dict[str, list[ExpectedRecord]] = field(default_factory=dict)
-    manifest_ids: set[str] = field(default_factory=set)
-    tokens: dict[str, str] = field(default_factory=dict)  # timestamp token key -> chain
-    # transcript record key -> (record SHA-256, the custody event that listed it)
-    transcripts: dict[str, tuple[str, str]] = field(default_factory=dict)
-    events: int = 0
 
 
 def event_key(chain: str, seq: int) -> str:

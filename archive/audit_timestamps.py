@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import Protocol
 
 from archive.audit_records import parallel_map
 from archive.audit_report import AuditTotals, Finding
@@ -37,6 +38,16 @@ def iter_tokens_by_record(
     tokens = (key for key in store.list_keys(prefix) if key.endswith(TSR_SUFFIX))
     for record_key, group in itertools.groupby(tokens, key=record_of_token):
         yield record_key, list(group)
+
+
+class ListedTokens(Protocol):
+    """The tokens custody recorded (``archive.audit_lookup.AuditLookup`` keeps them)."""
+
+    def discard_token(self, token_key: str) -> None:
+        """A stored token: it is not missing."""
+
+    def tokens_not_found(self) -> Iterable[tuple[str, str]]:
+        """(token key, chain) of the recorded tokens not discarded, by key."""
 
 
 @dataclass(frozen=True)
@@ -70,16 +81,16 @@ def _verify_record(
 def check_timestamps(
     store: ObjectStore,
     trusted_roots_pem: bytes | None,
-    listed: dict[str, str],
+    listed: ListedTokens,
     totals: AuditTotals,
     findings: list[Finding],
     pool: Executor,
     window: int,
 ) -> None:
     """Verify every stored token against the current bytes of the record it stamps, and that
-    every token custody recorded (``listed``: token key -> chain) is still stored.
+    every token custody recorded (``listed``) is still stored.
 
-    ``listed`` is consumed: the tokens found are removed from it, the rest are missing.
+    ``listed`` is consumed: the tokens found are discarded from it, the rest are missing.
     """
 
     def task(group: tuple[str, list[str]]) -> _RecordTokens:
@@ -87,7 +98,7 @@ def check_timestamps(
 
     for result in parallel_map(pool, task, iter_tokens_by_record(store), window):
         for token_key in result.token_keys:
-            listed.pop(token_key, None)
+            listed.discard_token(token_key)
         if result.checks is None:
             findings.append(
                 Finding(
@@ -104,7 +115,7 @@ def check_timestamps(
                 findings.append(
                     Finding("timestamp_invalid", token_key, reason or "does not verify")
                 )
-    for token_key, chain in sorted(listed.items()):
+    for token_key, chain in listed.tokens_not_found():
         findings.append(
             Finding(
                 "missing",

@@ -24,6 +24,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from archive.audit_lookup import AuditLookup
 from archive.audit_report import AuditTotals, Finding
 from archive.audit_timestamps import check_timestamps
 from archive.custody import CustodyEvent, CustodyLog
@@ -115,9 +116,9 @@ def measure_tokens(workdir: Path, count: int) -> dict[str, Any]:
                 rates[name] = max(rates.get(name, 0), count / _timed_map(procs, pairs, 64))
         for workers in (1, 4):
             totals, findings = AuditTotals(), list[Finding]()
-            with ThreadPoolExecutor(workers) as pool:
+            with ThreadPoolExecutor(workers) as pool, AuditLookup() as nothing_listed:
                 started = time.perf_counter()
-                check_timestamps(store, roots, {}, totals, findings, pool, 2 * workers)
+                check_timestamps(store, roots, nothing_listed, totals, findings, pool, 2 * workers)
                 seconds = time.perf_counter() - started
             if findings or totals.timestamps_verified != count:
                 raise BenchError(f"check_timestamps: {findings[:3]}")
