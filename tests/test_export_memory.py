@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -41,4 +42,54 @@ def test_selection_and_export_never_hold_every_manifest(
     # Only the revisits' original responses (one per page) stay in memory, never the selection.
     assert max(counts) - before <= len(selection) // 2, max(counts)
     check = wacz_validate(tmp_path / "all.wacz")
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def synthetic_archive(root: Path, segments: int, monkeypatch: pytest.MonkeyPatch) -> LocalStore:
+    """The export benchmark's archive (pages, media, then a revisit of every page, with their
+    WARCs, manifests and custody events), with 4 KiB media so it builds in seconds: 82
+    captures per segment."""
+    import bench.export as synthetic
+
+    monkeypatch.setattr(synthetic, "MEDIA_BYTES", 4096)
+    monkeypatch.setattr(synthetic, "SEGMENT_BYTES", 2**20)  # so "megabytes" counts segments
+    synthetic.build_archive(root, segments, workers=1)
+    return LocalStore(root)
+
+
+def traced_export_peak(store: LocalStore, out: Path) -> tuple[int, int]:
+    """(captures exported, peak bytes Python allocated while exporting the selection)."""
+    selection = select_captures(store)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        export_wacz(store, selection, out, title="memory", actor="test")
+        return len(selection), tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.xfail(
+    reason="at 246 vs 984 captures the traced slope is still ~5.6 KiB (bench RSS slope at "
+    "615-4920 captures: 1.07 KiB); what remains per capture here is not yet attributed",
+    strict=False,
+)
+def test_export_memory_per_capture_stays_under_a_kibibyte(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each archive is exported once: an export's own custody event lists every capture, and a
+    # second export of the same archive carries (and parses) that event as evidence.
+    warm = synthetic_archive(tmp_path / "warm", 1, monkeypatch)
+    traced_export_peak(warm, tmp_path / "warm.wacz")  # imports and caches, measured by neither
+    small = synthetic_archive(tmp_path / "small", 3, monkeypatch)
+    large = synthetic_archive(tmp_path / "large", 12, monkeypatch)
+    few, few_peak = traced_export_peak(small, tmp_path / "small.wacz")
+    many, many_peak = traced_export_peak(large, tmp_path / "large.wacz")
+    assert many == 4 * few, (few, many)
+    per_capture = (many_peak - few_peak) / (many - few)
+    # Held per capture before streaming: a parsed original per revisit, every custody event
+    # with its bytes, sets of ids and paths, a ZipInfo and a PackageFile per entry, the CDXJ
+    # lines and datapackage.json whole: about 8 KiB. What is left is packed (keys, digests).
+    assert per_capture <= 1024, f"{per_capture:.0f} bytes per capture ({few_peak}, {many_peak})"
+    check = wacz_validate(tmp_path / "large.wacz")
     assert check.returncode == 0, check.stdout + check.stderr
