@@ -29,7 +29,7 @@ __all__ = ["AuditLookup"]
 # small enough to stay a few hundred KiB whatever the archive's size.
 BATCH_ROWS = 2000
 # SQLite's page cache, in KiB (a negative cache_size): the lookup's whole memory budget.
-CACHE_KIB = 8192
+CACHE_KIB = 2048
 
 _SCHEMA = """
 CREATE TABLE listed (capture_id TEXT, manifest_sha256 TEXT, chain TEXT, seq INTEGER,
@@ -205,14 +205,15 @@ class AuditLookup:
         """Whether custody or a manifest says the object ``key`` is a WARC."""
         return self._query("SELECT 1 FROM warcs WHERE key = ?", key).fetchone() is not None
 
-    def expected_records(self, warc_key: str) -> list[ExpectedRecord]:
-        """Where manifests place their captures' records in ``warc_key``."""
+    def expected_records(self, warc_key: str) -> Iterator[ExpectedRecord]:
+        """Where manifests place their captures' records in ``warc_key``, streamed (one WARC
+        may hold the records of very many captures)."""
         rows = self._query(
             "SELECT record_id, offset, length, manifest_key, capture_id FROM expected "
             "WHERE warc_key = ? ORDER BY rowid",
             warc_key,
         )
-        return [ExpectedRecord(*row) for row in rows]
+        return (ExpectedRecord(*row) for row in _rows(rows))
 
     def capture_of(self, warc_key: str, record_id: str) -> str | None:
         """The capture whose manifest names this record of ``warc_key``."""

@@ -180,14 +180,31 @@ class LocalStore:
         start = self.root / directory
         if not start.is_dir():
             return
-        keys = []
-        for dirpath, dirnames, filenames in os.walk(start):
-            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-            rel_dir = Path(dirpath).relative_to(self.root).as_posix()
-            for filename in filenames:
-                if filename.startswith("."):
-                    continue
-                key = filename if rel_dir == "." else f"{rel_dir}/{filename}"
-                if key.startswith(prefix):
-                    keys.append(key)
-        yield from sorted(keys)
+        yield from _sorted_keys(start, f"{directory}/" if directory else "", prefix)
+
+
+def _sorted_keys(path: Path, path_key: str, prefix: str) -> Iterator[str]:
+    """Keys under ``path`` (whose keys start ``path_key``) that start with ``prefix``, in
+    lexical order, one directory's names in memory at a time: never a list of every key.
+
+    A directory sorts as its name plus "/", which is where its keys fall among its siblings.
+    Hidden names and links to directories are skipped, as ``os.walk`` did.
+    """
+    names = []
+    with os.scandir(path) as entries:
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir():
+                if not entry.is_symlink():
+                    names.append(f"{entry.name}/")
+            else:
+                names.append(entry.name)
+    names.sort()
+    for name in names:
+        key = path_key + name
+        if not name.endswith("/"):
+            if key.startswith(prefix):
+                yield key
+        elif key.startswith(prefix) or prefix.startswith(key):
+            yield from _sorted_keys(path / name, key, prefix)
