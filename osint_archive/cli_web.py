@@ -15,7 +15,7 @@ import click
 from osint_archive.cli_common import EXIT_USAGE, err_console
 from osint_archive.settings import SettingsError
 from web.accounts import AccountError, Accounts, Role
-from web.config import ALLOWED_HOSTS_VARIABLE, LOCAL_HOSTS, WebSettings
+from web.config import ALLOWED_HOSTS_VARIABLE, LOCAL_HOSTS, WebSettings, header_timeout_of
 
 F = TypeVar("F", bound=Callable[..., None])
 
@@ -105,6 +105,7 @@ def serve(
     os.environ[ALLOWED_HOSTS_VARIABLE] = ",".join(filter(None, [listed, *named]))
     settings = _web_settings()
     try:
+        header_timeout_of(os.environ)  # read by each server process: refused here, at once
         settings.archive.open_index().close()
         app = create_app(settings)
     except (IndexUnavailableError, SettingsError) as err:

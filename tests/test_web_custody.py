@@ -7,6 +7,7 @@ no Host header it was not told about. In process over a copy of the demo archive
 from __future__ import annotations
 
 import json
+import logging
 import re
 import socket
 import urllib.error
@@ -22,19 +23,31 @@ from fastapi.testclient import TestClient
 
 from archive.custody import CustodyLog
 from archive.local_store import LocalStore
+from osint_archive.demo_site import DemoSite
+from osint_archive.settings import SettingsError
+from tests.cli_runs import run_cli
 from tests.test_web_routes import (
+    PASSWORDS,
+    anonymous,
     first_capture,
     log_in,
     make_client,
+    post_login,
     session_csrf,
     web_home,
 )
 from tests.web_fixtures import INVESTIGATOR, copy_home, web_server
 from web.accounts import Accounts, Role
+from web.app import GrantsOutOfAccessLog
+from web.config import allowed_hosts_of
 from web.custody_view import ACCESS_CHAIN
 from web.replay_html import rewrite_archived_html
+from web.routes_replay import follow_link_of, resource_link
 
-__all__ = ["web_home"]  # the module fixture: a copy of the demo archive with three accounts
+__all__ = [
+    "anonymous",
+    "web_home",
+]  # the module fixture: a copy of the demo archive with three accounts
 
 
 def _access_log(home: Path) -> CustodyLog:
@@ -100,12 +113,12 @@ def test_every_response_carrying_evidence_bytes_is_recorded(
     assert [(e["type"], e["details"]["part"], e["details"]["user"]) for e in events] == [
         (action, part, "ivan")
     ]
-    served = events[0]["details"]["bytes"]
+    details = events[0]["details"]
     if answer.status_code == 206:
         first, last = answer.headers["content-range"].split()[1].split("/")[0].split("-")
-        assert served == f"{first}-{last}"
+        assert (details["served"], details["first_range"]) == ("ranges", f"{first}-{last}")
     else:
-        assert served == "whole"
+        assert details["served"] == "whole" and "first_range" not in details
 
 
 def test_a_player_s_many_ranges_in_one_session_are_one_receipt(
@@ -119,12 +132,19 @@ def test_a_player_s_many_ranges_in_one_session_are_one_receipt(
         )
         assert part.status_code == 206
     events = _new_events(web_home, before)
-    assert [(e["type"], e["details"]["bytes"]) for e in events] == [("played", "0-999")]
+    assert [(e["type"], e["details"]["first_range"]) for e in events] == [("played", "0-999")]
+    # The whole object after some ranges is more than the ranges' event says: its own event.
+    assert fresh.get(f"/captures/{capture}/media/{sha}").status_code == 200
+    fresh.get(f"/captures/{capture}/media/{sha}")
+    events = _new_events(web_home, before)
+    assert [e["details"]["served"] for e in events] == ["ranges", "whole"]
+    this_session = events[0]["details"]["session"]
+    before = _access_log(web_home).head()[0]
     # Another session of the same user is a receipt of its own.
     with make_client(web_home) as other:
         log_in(other, "ivan").get(f"/captures/{capture}/media/{sha}", headers={"Range": "bytes=7-"})
     events = _new_events(web_home, before)
-    assert len(events) == 2 and events[0]["details"]["session"] != events[1]["details"]["session"]
+    assert len(events) == 1 and events[0]["details"]["session"] != this_session
 
 
 def test_two_captures_in_one_warc_file_are_two_receipts(web_home: Path, fresh: TestClient) -> None:
@@ -187,6 +207,59 @@ def test_a_text_diff_records_both_captures(web_home: Path, fresh: TestClient) ->
     )
 
 
+def test_a_package_exported_from_a_capture_page_is_recorded(web_home: Path) -> None:
+    with make_client(web_home) as cora:
+        log_in(cora, "cora")
+        capture = first_capture(cora, "задержание")
+        before = _access_log(web_home).head()[0]
+        package = cora.post(f"/captures/{capture}/export", data={"csrf": session_csrf(cora)})
+        assert package.status_code == 200 and package.content[:2] == b"PK"
+    events = _new_events(web_home, before)
+    assert [(e["type"], e["details"]["user"], e["details"]["capture_id"]) for e in events] == [
+        ("exported", "cora", capture)
+    ]
+
+
+# --- finding 3: nobody can lock an account's owner out ------------------------------------
+
+
+def test_wrong_passwords_from_elsewhere_do_not_lock_the_owner_out(web_home: Path) -> None:
+    with make_client(web_home, address="203.0.113.9") as stranger:
+        for _ in range(5):
+            assert post_login(stranger, "ada", "wrong-password-guess").status_code == 401
+        assert post_login(stranger, "ada", "wrong-password-guess").status_code == 429
+        assert post_login(stranger, "ada").status_code == 429  # even the right one, from there
+    with make_client(web_home, address="198.51.100.7") as owner:
+        assert post_login(owner, "ada").status_code == 303
+
+
+def test_a_name_no_account_can_have_is_refused_without_counting(web_home: Path) -> None:
+    with make_client(web_home, address="203.0.113.77") as client:
+        for _ in range(8):
+            assert post_login(client, "x" * 10_000, "whatever-it-is").status_code == 401
+        assert post_login(client, "ivan").status_code == 303
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["archive.example.org:8443", "*example.org", "a*b", "*", "http://archive.example.org", "a b"],
+)
+def test_an_allowed_host_that_is_not_a_host_name_is_refused(value: str) -> None:
+    with pytest.raises(SettingsError, match="is not a host name"):
+        allowed_hosts_of({"OSINT_ARCHIVE_WEB_ALLOWED_HOSTS": value})
+
+
+def test_replay_grants_stay_out_of_the_access_log() -> None:
+    path = "/replay/SECRETGRANT.mac/web/http%3A%2F%2Fexample.org%2F"
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, "", 0, '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5", "GET", path, "1.1", 200), None,
+    )  # fmt: skip
+    assert GrantsOutOfAccessLog().filter(record)
+    assert "SECRETGRANT" not in record.getMessage()
+    assert "/replay/…/web/" in record.getMessage()
+
+
 # --- finding 2: a replay grant opens its own capture only, and dies with its session -------
 
 
@@ -245,6 +318,63 @@ def test_a_replay_grant_dies_with_its_session(web_home: Path, ending: str) -> No
     accounts.close()
 
 
+@pytest.fixture(scope="module")
+def browser_home(demo_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo archive plus a capture of the demo's front page rendered in Chromium (it has
+    a screenshot and a rendered DOM); the three accounts of the route tests."""
+    folder = tmp_path_factory.mktemp("web-browser-capture")
+    home = copy_home(demo_archive, folder / "home")
+    with DemoSite() as site:
+        config = folder / "sources.yaml"
+        config.write_text(
+            f"sources:\n  - id: rendered\n    kind: web\n    url: {site.base_url}\n"
+            "    schedule: null\n    browser: true\n    max_depth: 0\n    delay_seconds: 0\n",
+            encoding="utf-8",
+        )
+        done = run_cli(home, "run", "--config", str(config), "--source", "rendered", timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+    accounts = Accounts(home / "web" / "accounts.sqlite")
+    for name, (role, password) in PASSWORDS.items():
+        if accounts.get(name) is None:
+            accounts.add(name, Role(role), password)
+    accounts.close()
+    return home
+
+
+def _rendered_capture(home: Path) -> str:
+    return next(
+        manifest["capture_id"]
+        for manifest in map(json.loads, map(Path.read_bytes, _manifest_paths(home)))
+        if manifest.get("browser")
+    )
+
+
+def test_the_screenshot_is_recorded(browser_home: Path) -> None:
+    capture = _rendered_capture(browser_home)
+    with make_client(browser_home) as client:
+        log_in(client, "ivan")
+        before = _access_log(browser_home).head()[0]
+        shot = client.get(f"/captures/{capture}/screenshot")
+        assert shot.status_code == 200 and shot.content.startswith(b"\x89PNG")
+    events = _new_events(browser_home, before)
+    assert [(e["type"], e["details"]["part"]) for e in events] == [("viewed", "screenshot")]
+
+
+def test_a_grant_opens_only_the_view_it_was_issued_for(browser_home: Path) -> None:
+    capture = _rendered_capture(browser_home)
+    with make_client(browser_home) as client:
+        log_in(client, "ivan")
+        frames = (
+            client.get(f"/captures/{capture}/replay{view}").text for view in ("", "?view=dom")
+        )
+        response, dom = (re.search(r'src="(/replay/[^/"]+)/(?:page|dom)"', f) for f in frames)
+        assert response and dom
+        assert client.get(response.group(1) + "/page").status_code == 200
+        assert client.get(response.group(1) + "/dom").status_code == 404  # not what was recorded
+        assert client.get(dom.group(1) + "/dom").status_code == 200
+        assert client.get(dom.group(1) + "/page").status_code == 404
+
+
 # --- finding 10: Host headers, errors, replay attributes -----------------------------------
 
 
@@ -283,17 +413,26 @@ def test_an_unexpected_error_answers_with_the_security_headers(web_home: Path) -
         '<html manifest="http://live.example/app.appcache"><body>x</body></html>',
         '<a href="http://live.example/" ping="http://live.example/ping">x</a>',
         '<img srcset="http://live.example/a.jpg 2x" src="http://live.example/b.jpg">',
+        '<svg><a xlink:href="https://x/../../../../captures/C/media/S?download=1">x</a></svg>',
+        '<img src="https://x/../../../../captures/C/media/S?download=1">',
     ],
 )
 def test_replayed_html_points_nowhere_live(markup: str) -> None:
     cleaned = rewrite_archived_html(
         markup.encode(),
         "http://live.example/page.html",
-        lambda url: f"/replay/T/web/{url}",
-        navigate_to=lambda url: f"/captures/C/follow?url={urllib.parse.quote(url, safe='')}",
+        lambda url: resource_link("T", url),
+        navigate_to=lambda url: follow_link_of("C", url),
     ).decode()
     values = re.findall(r'="([^"]*)"', cleaned)
     assert not any(value.startswith("http") for value in values), cleaned
+    # Nothing archived can climb out of its path: a browser resolves every value in place.
+    for value in values:
+        if value.startswith("/"):
+            resolved = urllib.parse.urljoin("http://app.example/replay/T/page", value)
+            assert resolved.startswith(
+                ("http://app.example/replay/T/", "http://app.example/captures/C/follow?")
+            ), value
 
 
 # --- finding 3 and the server's own limits: against `osint-archive serve` ----------------
@@ -308,16 +447,17 @@ def _login_form(base_url: str) -> tuple[str, str]:
     return cookie, token.group(1)
 
 
-def _try_login(base_url: str, cookie: str, token: str, password: str) -> int:
+def _try_login(base_url: str, cookie: str, token: str, password: str) -> tuple[int, str]:
+    """(status, page) of one sign-in through the form."""
     body = urllib.parse.urlencode(
         {"username": INVESTIGATOR.username, "password": password, "csrf": token}
     ).encode()
     request = urllib.request.Request(f"{base_url}/login", data=body, headers={"Cookie": cookie})
     try:
         with urllib.request.urlopen(request, timeout=60) as answer:
-            return answer.status
+            return answer.status, answer.read().decode()
     except urllib.error.HTTPError as err:
-        return err.code
+        return err.code, err.read().decode()
 
 
 def _server_processes(base_url: str) -> list[psutil.Process]:
@@ -342,14 +482,17 @@ def serve_home(demo_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 def test_concurrent_wrong_passwords_cannot_pass_the_throttle(serve_home: Path) -> None:
-    with web_server(serve_home) as base_url:
+    # Enough concurrent hashes for all twenty: only the attempt count can refuse them.
+    with web_server(serve_home, env={"OSINT_ARCHIVE_WEB_LOGIN_HASHES": "20"}) as base_url:
         cookie, token = _login_form(base_url)
         with ThreadPoolExecutor(20) as pool:
-            codes = list(
+            answers = list(
                 pool.map(lambda i: _try_login(base_url, cookie, token, f"wrong-{i}"), range(20))
             )
-    assert codes.count(401) <= 5, codes  # the limit, however many arrive at once
-    assert set(codes) <= {401, 429} and codes.count(429) >= 15, codes
+    codes = [code for code, _ in answers]
+    assert codes.count(401) == 5, codes  # the limit, however many arrive at once
+    refused = [page for code, page in answers if code == 429]
+    assert len(refused) == 15 and all("Too many failed attempts" in page for page in refused)
 
 
 def test_a_burst_of_logins_keeps_the_server_s_memory_bounded(serve_home: Path) -> None:
@@ -359,20 +502,53 @@ def test_a_burst_of_logins_keeps_the_server_s_memory_bounded(serve_home: Path) -
         processes = _server_processes(base_url)
         before = {p.pid: _peak_rss_mib(p) for p in processes}
         with ThreadPoolExecutor(30) as pool:
-            codes = list(
+            answers = list(
                 pool.map(lambda i: _try_login(base_url, cookie, token, f"wrong-{i}"), range(30))
             )
         growth = {p.pid: _peak_rss_mib(p) - before[p.pid] for p in processes}
-    assert set(codes) <= {401, 429} and 429 in codes, codes  # "busy": retried a second later
+    codes = [code for code, _ in answers]
+    assert set(codes) <= {401, 429} and 429 in codes, codes
+    busy = [page for code, page in answers if code == 429]
+    assert all("Too many sign-ins at this moment" in page for page in busy)
     # Two hashes at a time per process, 64 MiB each; thirty at once took 1.3 GiB before.
     assert max(growth.values()) < 3 * 64 + 64, growth
 
 
-def test_a_connection_that_never_finishes_its_headers_is_closed(serve_home: Path) -> None:
+@pytest.mark.parametrize(
+    "unfinished",
+    [
+        b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n",  # headers that never end
+        b"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\nu",  # a body
+    ],
+)
+def test_a_request_that_never_finishes_arriving_is_closed(
+    serve_home: Path, unfinished: bytes
+) -> None:
     env = {"OSINT_ARCHIVE_WEB_HEADER_TIMEOUT_SECONDS": "1"}
     with web_server(serve_home, env=env) as base_url:
         address = urllib.parse.urlsplit(base_url)
         with socket.create_connection((address.hostname, address.port), timeout=30) as slow:
-            slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # never ends
-            # Closed by the server: our own 30 s timeout would raise instead.
-            assert slow.recv(1024) == b""
+            slow.sendall(unfinished)
+            # Ended by the server (our own 30 s timeout would raise instead): closed at once,
+            # or after a refusal the app made of the cut-off request.
+            received = b""
+            while chunk := slow.recv(65536):
+                received += chunk
+            assert received == b"" or received.startswith(b"HTTP/1.1 4"), received[:200]
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b"username=ivan&password=" + b"x" * 100_000, 413),  # a form no sign-in needs
+        (iter([b"username=ivan&", b"password=x"]), 411),  # chunked: no declared length
+    ],
+)
+def test_a_body_too_large_or_of_unknown_length_is_refused_unread(
+    anonymous: TestClient, body: object, status: int
+) -> None:
+    answer = anonymous.post(
+        "/login", content=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )  # type: ignore[arg-type]
+    assert answer.status_code == status
+    assert answer.headers["x-frame-options"] == "DENY"

@@ -46,7 +46,9 @@ def web_home(demo_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     return home
 
 
-def make_client(home: Path, https: bool = False, **env: str) -> TestClient:
+def make_client(
+    home: Path, https: bool = False, address: str = "testclient", **env: str
+) -> TestClient:
     settings = WebSettings.from_env(
         {
             "OSINT_ARCHIVE_HOME": str(home),
@@ -56,7 +58,9 @@ def make_client(home: Path, https: bool = False, **env: str) -> TestClient:
         }
     )
     base = "https://testserver" if https else "http://testserver"
-    return TestClient(create_app(settings), base_url=base, follow_redirects=False)
+    return TestClient(
+        create_app(settings), base_url=base, follow_redirects=False, client=(address, 50000)
+    )
 
 
 @pytest.fixture(scope="module")

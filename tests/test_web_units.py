@@ -15,7 +15,7 @@ from web.markup import safe_snippet, seconds_label
 from web.replay_html import rewrite_archived_html
 from web.routes_replay import ReplayGrant, read_grant, replay_media_type, sign_grant
 from web.state import replay_key
-from web.throttle import LoginThrottle
+from web.throttle import LoginThrottle, address_group, login_limits
 
 
 @pytest.fixture
@@ -74,40 +74,63 @@ def test_login_throttle_counts_attempts_in_a_sliding_window(tmp_path: Path) -> N
     now = [1000.0]
     path = tmp_path / "accounts.sqlite"
     throttle = LoginThrottle(path, attempts=3, window_seconds=60, clock=lambda: now[0])
+    a_at_x = {"user:a": 3, "addr:x": 3}
     for _ in range(3):
-        assert throttle.retry_after("user:a", "addr:x") == 0
-        assert throttle.begin("user:a", "addr:x") is not None  # counted before any hashing
-    assert throttle.begin("user:a", "addr:x") is None
-    assert throttle.retry_after("user:a") == pytest.approx(60)
-    assert throttle.retry_after("user:b", "addr:x") == pytest.approx(60)  # same address
-    assert throttle.begin("user:b", "addr:x") is None
+        assert throttle.retry_after(a_at_x) == 0
+        assert throttle.begin(a_at_x) is not None  # counted before any hashing
+    assert throttle.begin(a_at_x) is None
+    assert throttle.retry_after({"user:a": 3}) == pytest.approx(60)
+    assert throttle.retry_after({"user:b": 3, "addr:x": 3}) == pytest.approx(60)  # same address
+    assert throttle.begin({"user:b": 3, "addr:x": 3}) is None
+    assert throttle.begin({"user:b": 3, "addr:x": 4}) is not None  # a looser limit
     now[0] += 30
-    assert throttle.retry_after("user:a") == pytest.approx(30)
+    assert throttle.retry_after({"user:a": 3}) == pytest.approx(30)
     now[0] += 31
-    assert throttle.retry_after("user:a", "addr:x") == 0
-    attempt = throttle.begin("user:a", "addr:y")
+    assert throttle.retry_after(a_at_x) == 0
+    attempt = throttle.begin({"user:a": 3, "addr:y": 3})
     assert attempt is not None
     throttle.succeeded(attempt, "user:a")
-    assert throttle.retry_after("user:a") == 0
+    assert throttle.retry_after({"user:a": 3}) == 0
 
 
 def test_a_successful_attempt_takes_its_count_back(tmp_path: Path) -> None:
     throttle = LoginThrottle(tmp_path / "accounts.sqlite", attempts=2, window_seconds=60)
     for _ in range(5):
-        attempt = throttle.begin("user:a", "addr:x")
+        attempt = throttle.begin({"user:a": 2, "addr:x": 2})
         assert attempt is not None
         throttle.succeeded(attempt, "user:a")
-    assert throttle.retry_after("user:a", "addr:x") == 0
+    assert throttle.retry_after({"user:a": 2, "addr:x": 2}) == 0
 
 
 def test_login_attempts_are_shared_by_server_processes(tmp_path: Path) -> None:
     path = tmp_path / "accounts.sqlite"
     first = LoginThrottle(path, attempts=2, window_seconds=60)
     second = LoginThrottle(path, attempts=2, window_seconds=60)
-    first.begin("user:a")
-    second.begin("user:a")
-    assert first.begin("user:a") is None and second.begin("user:a") is None
-    assert first.retry_after("user:a") > 0 and second.retry_after("user:a") > 0
+    first.begin({"user:a": 2})
+    second.begin({"user:a": 2})
+    assert first.begin({"user:a": 2}) is None and second.begin({"user:a": 2}) is None
+    assert first.retry_after({"user:a": 2}) > 0 and second.retry_after({"user:a": 2}) > 0
+
+
+@pytest.mark.parametrize(
+    ("address", "group"),
+    [
+        ("203.0.113.9", "203.0.113.9"),
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff::9", "2001:db8:1:2::/64"),  # the same subscriber's network
+        ("::ffff:203.0.113.9", "203.0.113.9"),
+        ("unknown", "unknown"),
+    ],
+)
+def test_addresses_are_counted_per_ipv4_host_or_ipv6_64(address: str, group: str) -> None:
+    assert address_group(address) == group
+
+
+def test_an_account_guessed_from_elsewhere_is_not_locked_out_for_its_owner() -> None:
+    stranger = login_limits("ivan", "203.0.113.9", 5)
+    owner = login_limits("ivan", "198.51.100.7", 5)
+    shared = set(stranger) & set(owner)
+    assert shared == {"user:ivan"} and owner["user:ivan"] == 50  # ten times the pair's limit
 
 
 def test_replay_key_is_made_once_and_kept(tmp_path: Path) -> None:
@@ -228,7 +251,7 @@ def test_replay_grants_are_signed_and_expire() -> None:
     key = b"k" * 32
     session = "5e" * 32
     grant = ReplayGrant(
-        "c0ffee00-0000-0000-0000-000000000000", "alice.b", int(time.time()) + 60, session
+        "c0ffee00-0000-0000-0000-000000000000", "alice.b", int(time.time()) + 60, session, "dom"
     )
     token = sign_grant(key, grant)
     assert read_grant(key, token) == grant
@@ -237,6 +260,6 @@ def test_replay_grants_are_signed_and_expire() -> None:
     assert read_grant(key, forged) is None
     assert read_grant(key, "garbage") is None
     expired = sign_grant(
-        key, ReplayGrant(grant.capture_id, "alice.b", int(time.time()) - 1, session)
+        key, ReplayGrant(grant.capture_id, "alice.b", int(time.time()) - 1, session, "page")
     )
     assert read_grant(key, expired) is None

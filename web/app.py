@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -12,7 +13,7 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import RedirectResponse
+from fastapi.responses import PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
@@ -83,7 +84,55 @@ class _App(FastAPI):
     unexpected error (500), made by the outermost layer, carries them too."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        return SecurityHeaders(super().build_middleware_stack())
+        return SecurityHeaders(BodyLimit(super().build_middleware_stack()))
+
+
+class GrantsOutOfAccessLog(logging.Filter):
+    """A replay URL carries a bearer grant: the access log shows ``/replay/…/`` instead, so
+    reading the log opens nothing."""
+
+    _GRANT = re.compile(r"^/replay/[^/]+/")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) > 2 and isinstance(args[2], str):
+            record.args = (*args[:2], self._GRANT.sub("/replay/…/", args[2]), *args[3:])
+        return True
+
+
+def _keep_grants_out_of_access_log() -> None:
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, GrantsOutOfAccessLog) for f in access.filters):
+        access.addFilter(GrantsOutOfAccessLog())
+
+
+MAX_REQUEST_BODY = 64 * 1024  # the UI takes small forms only; nothing is uploaded
+
+
+class BodyLimit:
+    """Refuses a request body over ``MAX_REQUEST_BODY`` (413) or of no declared length (411)
+    before anything reads it: a login form of a gigabyte must not be parsed first."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
+        status = 0
+        if declared is None:
+            status = 411 if b"transfer-encoding" in headers else 0
+        elif not declared.isdigit() or int(declared) > MAX_REQUEST_BODY:
+            status = 413
+        if status:
+            await PlainTextResponse(
+                "request body too large" if status == 413 else "length required", status
+            )(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def _refresh_catalog_forever(state: AppState, stop: threading.Event) -> None:
@@ -110,6 +159,7 @@ def app_from_env() -> FastAPI:
 def create_app(settings: WebSettings, state: AppState | None = None) -> FastAPI:
     """The UI over the configured archive and index."""
     state = state or AppState.open(settings)
+    _keep_grants_out_of_access_log()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,10 @@ def _number(environ: Mapping[str, str], name: str, default: float, minimum: floa
 # Always answered: the server's own machine (healthchecks, an SSH tunnel, a local proxy).
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
 ALLOWED_HOSTS_VARIABLE = "OSINT_ARCHIVE_WEB_ALLOWED_HOSTS"
+# A DNS name (``*.`` may lead it), an IPv4 address, or an IPv6 address in brackets.
+_HOST_NAME = re.compile(
+    r"(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\]"
+)
 
 
 def allowed_hosts_of(environ: Mapping[str, str]) -> tuple[str, ...]:
@@ -34,16 +39,18 @@ def allowed_hosts_of(environ: Mapping[str, str]) -> tuple[str, ...]:
     listed = [name.strip().lower() for name in environ.get(ALLOWED_HOSTS_VARIABLE, "").split(",")]
     extra = [name for name in listed if name and name not in LOCAL_HOSTS]
     for name in extra:
-        if name == "*" or "/" in name or " " in name:
+        if not _HOST_NAME.fullmatch(name):
             raise SettingsError(
-                f"{ALLOWED_HOSTS_VARIABLE}: {name!r} is not a host name (a wildcard for every"
-                " host would trust the Host header again)"
+                f"{ALLOWED_HOSTS_VARIABLE}: {name!r} is not a host name: give names like"
+                " archive.example.org or *.example.org, without scheme, port or path (a"
+                " wildcard for every host would trust the Host header again)"
             )
     return (*LOCAL_HOSTS, *extra)
 
 
 def header_timeout_of(environ: Mapping[str, str]) -> float:
-    """``OSINT_ARCHIVE_WEB_HEADER_TIMEOUT_SECONDS``: how long a request's headers may take."""
+    """``OSINT_ARCHIVE_WEB_HEADER_TIMEOUT_SECONDS`` (default 10): how long a request, headers
+    and body, may take to arrive (web/header_timeout.py)."""
     return _number(environ, "OSINT_ARCHIVE_WEB_HEADER_TIMEOUT_SECONDS", 10.0, 0.1)
 
 
@@ -59,7 +66,6 @@ class WebSettings:
     catalog_refresh_seconds: float = 60.0
     login_hashes: int = 2  # password hashes at once per server process (64 MiB each)
     allowed_hosts: tuple[str, ...] = LOCAL_HOSTS  # pages and links never trust other Hosts
-    header_timeout_seconds: float = 10.0  # a request's headers must arrive within this
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> WebSettings:
@@ -69,9 +75,8 @@ class WebSettings:
         chain in full on every view), ``OSINT_ARCHIVE_WEB_CATALOG_REFRESH_SECONDS`` (60) and
         ``OSINT_ARCHIVE_WEB_LOGIN_HASHES`` (2 password checks at once per server process; more
         are answered 429), ``OSINT_ARCHIVE_WEB_ALLOWED_HOSTS`` (host names besides the local
-        ones; requests naming any other get 400) and
-        ``OSINT_ARCHIVE_WEB_HEADER_TIMEOUT_SECONDS`` (10; a connection whose request headers
-        are not complete by then is closed)."""
+        ones; requests naming any other get 400). The server itself also reads
+        ``OSINT_ARCHIVE_WEB_HEADER_TIMEOUT_SECONDS`` (``header_timeout_of``)."""
         return cls(
             archive=Settings.from_env(environ),
             session_hours=_number(environ, "OSINT_ARCHIVE_WEB_SESSION_HOURS", 12.0, 0.01),
@@ -87,7 +92,6 @@ class WebSettings:
             ),
             login_hashes=int(_number(environ, "OSINT_ARCHIVE_WEB_LOGIN_HASHES", 2, 1)),
             allowed_hosts=allowed_hosts_of(environ),
-            header_timeout_seconds=header_timeout_of(environ),
         )
 
     @property

@@ -1,7 +1,8 @@
-"""A time limit on reading a request's headers, which uvicorn does not have: a client that
-opens connections and sends its headers a byte at a time (slowloris) would otherwise hold
-them open for ever. The limit runs from the connection's start, and from the first byte of
-each later request on it, to the end of that request's headers."""
+"""A time limit on reading a request, which uvicorn does not have: a client that opens
+connections and sends its headers or its body a byte at a time (slowloris) would otherwise
+hold them open for ever, and enough of them fill the server's connection limit. The limit
+runs from the connection's start, and from the first byte of each later request on it, to
+the end of that request's body (the app takes only small forms)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ PROTOCOL = "web.header_timeout:HeaderTimeoutProtocol"
 
 
 class HeaderTimeoutProtocol(HttpToolsProtocol):
-    """uvicorn's HTTP protocol (httptools) that closes a connection whose request headers
-    are not complete within ``OSINT_ARCHIVE_WEB_HEADER_TIMEOUT_SECONDS`` (default 10)."""
+    """uvicorn's HTTP protocol (httptools) that closes a connection whose request (headers
+    and body) is not complete within ``OSINT_ARCHIVE_WEB_HEADER_TIMEOUT_SECONDS`` (10)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -48,9 +49,9 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self._arm()
 
-    def on_headers_complete(self) -> None:
+    def on_message_complete(self) -> None:
         self._disarm()
-        super().on_headers_complete()
+        super().on_message_complete()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()

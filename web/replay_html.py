@@ -44,7 +44,8 @@ _DROPPED_ATTRIBUTES = (
     "manifest",
     "attributionsrc",
 )
-_NAVIGATING_TAGS = ("a", "area")
+_NAVIGATING_TAGS = ("a", "area")  # an SVG link too is an <a>, with xlink:href
+_NAVIGATING_ATTRIBUTES = ("href", "xlink:href")
 
 
 def _point_navigations(
@@ -55,17 +56,18 @@ def _point_navigations(
     this page stays a fragment. Returns the new values, which later rewriting keeps."""
     kept: set[str] = set()
     for element in document.iter(*_NAVIGATING_TAGS):
-        url = (element.get("href") or "").strip()
-        if not url.startswith(("http://", "https://")):
-            continue
-        target, fragment = urldefrag(url)
-        if fragment and target == urldefrag(page_url).url:
-            pointed = "#" + fragment
-        else:
-            pointed = navigate_to(url)
-            element.set("target", "_top")
-        element.set("href", pointed)
-        kept.add(pointed)
+        for attribute in _NAVIGATING_ATTRIBUTES:
+            url = (element.get(attribute) or "").strip()
+            if not url.startswith(("http://", "https://")):
+                continue
+            target, fragment = urldefrag(url)
+            if fragment and target == urldefrag(page_url).url:
+                pointed = "#" + fragment
+            else:
+                pointed = navigate_to(url)
+                element.set("target", "_top")
+            element.set(attribute, pointed)
+            kept.add(pointed)
     return kept
 
 

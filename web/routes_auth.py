@@ -9,6 +9,7 @@ import secrets
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from web.accounts import USERNAME
 from web.pages import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -19,6 +20,7 @@ from web.pages import (
     render,
     state_of,
 )
+from web.throttle import login_limits
 
 router = APIRouter()
 
@@ -81,10 +83,12 @@ def login(
         response.headers["Retry-After"] = "1"
         return response
     try:
-        keys = (f"user:{username}", f"addr:{client_address(request)}")
-        attempt = state.throttle.begin(*keys)
+        if not USERNAME.fullmatch(username):  # no such account can exist: nothing to count
+            return _login_page(request, next, 401, error="bad_login")
+        limits = login_limits(username, client_address(request), state.settings.login_attempts)
+        attempt = state.throttle.begin(limits)
         if attempt is None:
-            wait = state.throttle.retry_after(*keys)
+            wait = state.throttle.retry_after(limits)
             response = _login_page(
                 request, next, 429, error="too_many", minutes=max(1, math.ceil(wait / 60))
             )
@@ -95,7 +99,7 @@ def login(
         state.login_slots.release()
     if user is None:
         return _login_page(request, next, 401, error="bad_login")
-    state.throttle.succeeded(attempt, keys[0])
+    state.throttle.succeeded(attempt, *(key for key in limits if not key.startswith("addr:")))
     token, _session = state.accounts.open_session(user, state.settings.session_hours)
     state.accesses.forget_ended_sessions()  # a sign-in is rare enough to tidy up then
     response = RedirectResponse(_safe_next(next), 303)

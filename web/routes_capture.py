@@ -87,14 +87,21 @@ def record_receipt(
     part: str,
     **detail: object,
 ) -> None:
-    """A custody event for evidence bytes sent to a session: its first response for this
-    object (and part) records it with the bytes served; later ranges of the same object in
-    the same session are that receipt (why: web/session_accesses.py)."""
+    """A custody event for evidence bytes sent to a session (why this unit:
+    web/session_accesses.py). ``served`` is ``"whole"`` or the range ``"first-last"`` of this
+    response. A session's receipt of the whole object is one event; its receipt of byte
+    ranges is another, naming the first range (``served: ranges``, ``first_range``): a
+    player's later ranges are that receipt, so the event says *some ranges, from this one
+    on*, never less than was sent."""
     accesses = state_of(request).accesses
+    whole = served == "whole"
     # A WARC file or a video may belong to several captures: each capture's receipt counts.
-    receipt = f"{capture.manifest.capture_id}/{subject}#{part}"
+    receipt = f"{capture.manifest.capture_id}/{subject}#{part}#{'whole' if whole else 'ranges'}"
     if accesses.recorded(viewer.session.id, action, receipt):
         return
+    sent: dict[str, object] = {"served": "whole"} if whole else {"served": "ranges"}
+    if not whole:
+        sent["first_range"] = served
     record(
         request,
         viewer,
@@ -102,8 +109,8 @@ def record_receipt(
         action,
         subject,
         part=part,
-        bytes=served,
         session=viewer.session.id[:16],
+        **sent,
         **detail,
     )
     accesses.note(viewer.session.id, action, receipt)
@@ -287,4 +294,6 @@ async def export_capture(
         shutil.rmtree(folder, ignore_errors=True)  # copied evidence must not linger
         raise
     background.add_task(shutil.rmtree, folder, ignore_errors=True)
+    # The source's chain says a package was made; the access chain says who took it away.
+    record(request, viewer, capture, "exported", capture.entry.manifest_key, part="wacz")
     return FileResponse(out, media_type="application/wacz+zip", filename=out.name)

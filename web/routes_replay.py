@@ -51,10 +51,13 @@ class ReplayGrant:
     username: str
     expires: int
     session_id: str
+    view: str  # "page" (the archived response) or "dom" (the rendered DOM): what was recorded
 
 
 def sign_grant(key: bytes, grant: ReplayGrant) -> str:
-    payload = f"{grant.capture_id}.{grant.expires}.{grant.session_id}.{grant.username}".encode()
+    payload = (
+        f"{grant.capture_id}.{grant.expires}.{grant.session_id}.{grant.view}.{grant.username}"
+    ).encode()
     mac = hmac.new(key, payload, hashlib.sha256).digest()[:18]
     return (
         base64.urlsafe_b64encode(payload).decode().rstrip("=")
@@ -73,10 +76,10 @@ def read_grant(key: bytes, token: str) -> ReplayGrant | None:
         return None
     if not hmac.compare_digest(mac, hmac.new(key, payload, hashlib.sha256).digest()[:18]):
         return None
-    capture_id, expires, session_id, username = payload.decode().split(".", 3)
+    capture_id, expires, session_id, view, username = payload.decode().split(".", 4)
     if int(expires) < time.time():
         return None
-    return ReplayGrant(capture_id, username, int(expires), session_id)
+    return ReplayGrant(capture_id, username, int(expires), session_id, view)
 
 
 def _origin(request: Request) -> str:
@@ -103,12 +106,12 @@ def replay_frame(
 ) -> Response:
     capture = capture_or_404(request, capture_id)
     state = state_of(request)
-    expires = min(int(time.time()) + TOKEN_SECONDS, int(viewer.session.expires_at.timestamp()))
-    grant = ReplayGrant(capture_id, viewer.username, expires, viewer.session.id)
-    token = sign_grant(state.replay_key, grant)
     browser = capture.manifest.browser
     rendered = view == "dom" and browser is not None
     target = "dom" if rendered else "page"
+    expires = min(int(time.time()) + TOKEN_SECONDS, int(viewer.session.expires_at.timestamp()))
+    grant = ReplayGrant(capture_id, viewer.username, expires, viewer.session.id, target)
+    token = sign_grant(state.replay_key, grant)
     shown = browser.dom.key if rendered and browser is not None else capture.manifest.warc.key
     record(request, viewer, capture, "replayed", shown, view=target)
     return render(
@@ -136,11 +139,15 @@ def follow_link(request: Request, capture_id: str, url: str, viewer: Investigato
     return RedirectResponse(f"/captures/{quote(nearest.capture_id, safe='')}/replay", 303)
 
 
-def _granted(request: Request, token: str) -> LoadedCapture:
+def _granted(request: Request, token: str, view: str | None = None) -> LoadedCapture:
+    """The capture a live grant names (for ``view``, when a document is asked for: the view
+    that was recorded); else ``NotFoundError``."""
     state = state_of(request)
     grant = read_grant(state.replay_key, token)
     session = state.accounts.session_by_id(grant.session_id) if grant is not None else None
     if grant is None or session is None or session.user.username != grant.username:
+        raise NotFoundError
+    if view is not None and grant.view != view:
         raise NotFoundError
     try:
         return load_capture(state, grant.capture_id)
@@ -167,6 +174,17 @@ def replay_media_type(archived_type: str, fetch_dest: str) -> str:
     return "text/plain; charset=utf-8"
 
 
+def resource_link(token: str, url: str) -> str:
+    """Where a replayed page finds an archived resource. The URL is escaped whole: no "../"
+    in it can climb out of the replay path, and its own escapes come back as archived."""
+    return f"/replay/{token}/web/{quote(url, safe='')}"
+
+
+def follow_link_of(capture_id: str, url: str) -> str:
+    """Where a click on a link in a replayed page goes: the signed-in follow route."""
+    return f"/captures/{quote(capture_id, safe='')}/follow?url={quote(url, safe='')}"
+
+
 def _replay_response(
     request: Request,
     token: str,
@@ -189,9 +207,9 @@ def _replay_response(
         body = rewrite_archived_html(
             body,
             page_url,
-            lambda url: f"/replay/{token}/web/{url}",
+            lambda url: resource_link(token, url),
             charset_of(archived.content_type),
-            navigate_to=lambda url: f"/captures/{capture_id}/follow?url={quote(url, safe='')}",
+            navigate_to=lambda url: follow_link_of(capture_id, url),
         )
         content_type = "text/html; charset=utf-8"
     return Response(
@@ -209,7 +227,7 @@ def _replay_response(
 
 @router.get("/replay/{token}/page")
 def replay_page(request: Request, token: str) -> Response:
-    capture = _granted(request, token)
+    capture = _granted(request, token, "page")
     state = state_of(request)
     try:
         archived = state.warcs.page(capture.manifest)
@@ -222,7 +240,7 @@ def replay_page(request: Request, token: str) -> Response:
 
 @router.get("/replay/{token}/dom")
 def replay_dom(request: Request, token: str) -> Response:
-    capture = _granted(request, token)
+    capture = _granted(request, token, "dom")
     browser = capture.manifest.browser
     if browser is None:
         raise NotFoundError
