@@ -42,13 +42,16 @@ def run_cli(
     )
 
 
-def write_web_source(path: Path, url: str, source_id: str = "demo-news") -> Path:
-    """A sources file with one web source crawling ``url`` two links deep, without pauses."""
-    path.write_text(
-        f"sources:\n  - id: {source_id}\n    kind: web\n    url: {url}\n    schedule: null\n"
-        "    max_depth: 2\n    delay_seconds: 0\n",
-        encoding="utf-8",
-    )
+def write_web_source(
+    path: Path, url: str, source_id: str = "demo-news", **settings: object
+) -> Path:
+    """A sources file with one web source crawling ``url`` two links deep, without pauses,
+    unless ``settings`` (more keys of the entry: ``max_depth=0``, ``browser=True``) say so."""
+    import yaml
+
+    entry = {"id": source_id, "kind": "web", "url": url, "schedule": None, "max_depth": 2}
+    entry |= {"delay_seconds": 0, **settings}
+    path.write_text(yaml.safe_dump({"sources": [entry]}, sort_keys=False), encoding="utf-8")
     return path
 
 

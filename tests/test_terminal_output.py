@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_runs import run_cli
+from tests.cli_runs import run_cli, write_web_source
 from tests.loopback_server import LoopbackSite
 
 SEARCH_WORD = "kingfisherdossier"
@@ -66,11 +66,8 @@ def archived_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A home holding the hostile page, archived and indexed by ``osint-archive run``."""
     home = tmp_path_factory.mktemp("terminal-output")
     with EscapeSequenceSite() as site:
-        config = home / "sources.yaml"
-        config.write_text(
-            f"sources:\n  - {{id: hostile, kind: web, url: '{site.base_url}/', schedule: null,"
-            " max_depth: 0, delay_seconds: 0}\n",
-            encoding="utf-8",
+        config = write_web_source(
+            home / "sources.yaml", f"{site.base_url}/", "hostile", max_depth=0
         )
         done = run_cli(home, "run", "--config", str(config))
     assert done.returncode == 0, done.stderr

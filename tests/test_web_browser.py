@@ -25,7 +25,7 @@ import pytest
 from playwright.sync_api import Browser, Dialog, Page, Playwright, expect, sync_playwright
 
 from collectors.browser_launch import BrowserOptions, default_chromium_path, launch_arguments
-from tests.cli_runs import REPO, run_cli
+from tests.cli_runs import REPO, run_cli, write_web_source
 from tests.hostile_site import (
     DOM_TEXT,
     HOSTILE_TITLE,
@@ -435,12 +435,7 @@ def hostile_archive(
     folder = tmp_path_factory.mktemp("web-hostile")
     home = copy_home(demo_archive, folder / "home")
     with HostileSite() as site:
-        config = folder / "sources.yaml"
-        config.write_text(
-            f"sources:\n  - id: hostile\n    kind: web\n    url: {site.url('/')}\n"
-            "    schedule: null\n    max_depth: 0\n    delay_seconds: 0\n",
-            encoding="utf-8",
-        )
+        config = write_web_source(folder / "sources.yaml", site.url("/"), "hostile", max_depth=0)
         done = run_cli(home, "run", "--config", str(config), timeout=240)
         assert done.returncode == 0, done.stderr[-3000:]
         with web_server(home) as base_url:

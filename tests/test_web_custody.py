@@ -25,7 +25,7 @@ from archive.custody import CustodyLog
 from archive.local_store import LocalStore
 from osint_archive.demo_site import DemoSite
 from osint_archive.settings import SettingsError
-from tests.cli_runs import run_cli
+from tests.cli_runs import run_cli, write_web_source
 from tests.test_web_routes import (
     PASSWORDS,
     anonymous,
@@ -325,13 +325,10 @@ def browser_home(demo_archive: Path, tmp_path_factory: pytest.TempPathFactory) -
     folder = tmp_path_factory.mktemp("web-browser-capture")
     home = copy_home(demo_archive, folder / "home")
     with DemoSite() as site:
-        config = folder / "sources.yaml"
-        config.write_text(
-            f"sources:\n  - id: rendered\n    kind: web\n    url: {site.base_url}\n"
-            "    schedule: null\n    browser: true\n    max_depth: 0\n    delay_seconds: 0\n",
-            encoding="utf-8",
+        config = write_web_source(
+            folder / "sources.yaml", site.base_url, "rendered", browser=True, max_depth=0
         )
-        done = run_cli(home, "run", "--config", str(config), "--source", "rendered", timeout=300)
+        done = run_cli(home, "run", "--config", str(config), timeout=300)
         assert done.returncode == 0, done.stderr[-3000:]
     accounts = Accounts(home / "web" / "accounts.sqlite")
     for name, (role, password) in PASSWORDS.items():
