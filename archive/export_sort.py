@@ -33,11 +33,13 @@ def _unique(lines: Iterable[str]) -> Iterator[str]:
 class ExternalLineSort:
     """Collects lines (each ending in a newline) and hands them back sorted, without repeats."""
 
-    def __init__(self, buffer_chars: int = BUFFER_CHARS, fan_in: int = MERGE_FAN_IN) -> None:
+    def __init__(self, buffer_chars: int | None = None, fan_in: int | None = None) -> None:
         self._buffer: list[str] = []
         self._chars = 0
-        self._buffer_chars = buffer_chars
-        self._fan_in = fan_in
+        # The budgets are read when a sort starts, not when this module loads, so a test can
+        # shrink them and exercise spilling and merging at a small size.
+        self._buffer_chars = BUFFER_CHARS if buffer_chars is None else buffer_chars
+        self._fan_in = MERGE_FAN_IN if fan_in is None else fan_in
         self._runs: list[str] = []  # paths of sorted run files
 
     def write(self, line: str) -> None:
