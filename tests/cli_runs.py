@@ -49,8 +49,8 @@ def write_web_source(
     unless ``settings`` (more keys of the entry: ``max_depth=0``, ``browser=True``) say so."""
     import yaml
 
-    entry = {"id": source_id, "kind": "web", "url": url, "schedule": None, "max_depth": 2}
-    entry |= {"delay_seconds": 0, **settings}
+    entry: dict[str, object] = {"id": source_id, "kind": "web", "url": url, "schedule": None}
+    entry |= {"max_depth": 2, "delay_seconds": 0, **settings}
     path.write_text(yaml.safe_dump({"sources": [entry]}, sort_keys=False), encoding="utf-8")
     return path
 
