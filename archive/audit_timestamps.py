@@ -1,12 +1,10 @@
 """Audit of RFC 3161 tokens: each one must still match the record it stamps and, when trusted
 roots are configured, carry a valid TSA signature chaining to them.
 
-Tokens are verified in the audit's thread pool, a window of records in flight, so a slow
-store read overlaps verification. Whether the Rust/OpenSSL verifier scales across threads
-could not be shown on the 2-core, shared machine measured (``bench/audit.py --scale``:
-serial, threads and processes all near 2,000 tokens/s); threads were kept as they cost
-nothing there and a process pool pays pickling. The stored tokens are streamed from the key
-listing, record by record, never collected.
+Records and their tokens are read in the audit's thread pool, a window of records in flight,
+streamed from the key listing and never collected; the signatures are verified by worker
+processes in batches (archive/token_verifier.py: the verifier holds the GIL, so threads gave
+no gain, processes did).
 """
 
 from __future__ import annotations
@@ -22,7 +20,8 @@ from archive.audit_records import parallel_map
 from archive.audit_report import AuditTotals, Finding
 from archive.store import ObjectNotFoundError, ObjectStore
 from archive.timestamp_config import TSR_SUFFIX
-from archive.timestamps import CheckOutcome, verify_timestamp
+from archive.timestamps import CheckOutcome
+from archive.token_verifier import TokenToCheck, verify_tokens
 
 
 def record_of_token(token_key: str) -> str:
@@ -52,30 +51,26 @@ class ListedTokens(Protocol):
 
 @dataclass(frozen=True)
 class _RecordTokens:
-    """The tokens of one record and, when the record is stored, each one's (token key,
-    outcome, reason)."""
+    """The tokens of one record as stored: the record's SHA-256 (None when the record is not
+    stored) and each token's bytes (None when it went while the audit ran)."""
 
     record_key: str
-    token_keys: list[str]
-    checks: list[tuple[str, CheckOutcome, str]] | None
+    digest: bytes | None
+    tokens: list[tuple[str, bytes | None]]
 
 
-def _verify_record(
-    store: ObjectStore, record_key: str, token_keys: list[str], roots: bytes | None
-) -> _RecordTokens:
+def _read_record(store: ObjectStore, record_key: str, token_keys: list[str]) -> _RecordTokens:
     try:
         digest = hashlib.sha256(store.read_bytes(record_key)).digest()
     except ObjectNotFoundError:
-        return _RecordTokens(record_key, token_keys, None)
-    checks = []
+        return _RecordTokens(record_key, None, [(key, None) for key in token_keys])
+    tokens: list[tuple[str, bytes | None]] = []
     for token_key in token_keys:
         try:
-            check = verify_timestamp(store.read_bytes(token_key), digest, roots)
+            tokens.append((token_key, store.read_bytes(token_key)))
         except ObjectNotFoundError:
-            checks.append((token_key, CheckOutcome.FAILED, "deleted while the audit ran"))
-            continue
-        checks.append((token_key, check.outcome, check.reason))
-    return _RecordTokens(record_key, token_keys, checks)
+            tokens.append((token_key, None))
+    return _RecordTokens(record_key, digest, tokens)
 
 
 def check_timestamps(
@@ -86,35 +81,43 @@ def check_timestamps(
     findings: list[Finding],
     pool: Executor,
     window: int,
+    processes: int | None = None,
 ) -> None:
     """Verify every stored token against the current bytes of the record it stamps, and that
-    every token custody recorded (``listed``) is still stored.
+    every token custody recorded (``listed``) is still stored. Records and tokens are read in
+    ``pool`` (threads: store I/O); the signatures are verified by ``processes`` worker
+    processes (archive/token_verifier.py).
 
     ``listed`` is consumed: the tokens found are discarded from it, the rest are missing.
     """
 
     def task(group: tuple[str, list[str]]) -> _RecordTokens:
-        return _verify_record(store, group[0], group[1], trusted_roots_pem)
+        return _read_record(store, group[0], group[1])
 
-    for result in parallel_map(pool, task, iter_tokens_by_record(store), window):
-        for token_key in result.token_keys:
-            listed.discard_token(token_key)
-        if result.checks is None:
-            findings.append(
-                Finding(
-                    "missing", result.record_key, "a timestamp token stamps a record not stored"
-                )
-            )
-            continue
-        for token_key, outcome, reason in result.checks:
-            if outcome is CheckOutcome.PASSED:
-                totals.timestamps_verified += 1
-            elif outcome is CheckOutcome.NOT_CHECKED:
-                totals.timestamps_unchecked += 1
-            else:
-                findings.append(
-                    Finding("timestamp_invalid", token_key, reason or "does not verify")
-                )
+    def tokens_to_check() -> Iterator[TokenToCheck]:
+        for read in parallel_map(pool, task, iter_tokens_by_record(store), window):
+            for token_key, _ in read.tokens:
+                listed.discard_token(token_key)
+            if read.digest is None:
+                reason = "a timestamp token stamps a record not stored"
+                findings.append(Finding("missing", read.record_key, reason))
+                continue
+            for token_key, token in read.tokens:
+                if token is None:
+                    reason = "deleted while the audit ran"
+                    findings.append(Finding("timestamp_invalid", token_key, reason))
+                else:
+                    yield token_key, token, read.digest
+
+    for token_key, outcome, reason in verify_tokens(
+        tokens_to_check(), trusted_roots_pem, processes
+    ):
+        if outcome is CheckOutcome.PASSED:
+            totals.timestamps_verified += 1
+        elif outcome is CheckOutcome.NOT_CHECKED:
+            totals.timestamps_unchecked += 1
+        else:
+            findings.append(Finding("timestamp_invalid", token_key, reason or "does not verify"))
     for token_key, chain in listed.tokens_not_found():
         findings.append(
             Finding(

@@ -12,6 +12,7 @@ import pytest
 from archive.audit import audit_archive
 from archive.local_store import LocalStore
 from archive.timestamps import _timestamp_query, token_key
+from archive.token_verifier import verify_tokens
 from tests.tsa_server import (  # noqa: F401 - the fixtures are requested by name
     TsaPki,
     build_response,
@@ -70,3 +71,24 @@ def test_a_token_without_its_record_is_reported_once(
     report = audit_archive(stamped, workers=2, timestamp_roots=tsa_pki.root_pem)
     assert [(f.kind, f.key) for f in report.failures] == [("missing", record)]
     assert report.totals.timestamps_verified == RECORDS - 1
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_worker_processes_verify_as_this_process_does(
+    stamped: ThreadRecordingStore, tsa_pki: TsaPki, processes: int
+) -> None:
+    items = []
+    for n in range(RECORDS):
+        key = f"captures/s/2026/01/01/{n:04d}.record"
+        digest = hashlib.sha256(stamped.read_bytes(key)).digest()
+        items.append((token_key(key, "local"), stamped.read_bytes(token_key(key, "local")), digest))
+    wrong_digest = (items[0][0], items[0][1], hashlib.sha256(b"edited").digest())
+    garbage = ("captures/x.local.tsr", b"not a token", items[1][2])
+    checks = verify_tokens(
+        [*items, wrong_digest, garbage], tsa_pki.root_pem, processes=processes, threshold=4
+    )
+    outcomes = sorted((key, outcome.value) for key, outcome, _ in checks)
+    passed = [key for key, outcome in outcomes if outcome == "passed"]
+    assert sorted(passed) == sorted(key for key, _, _ in items)
+    failed = sorted(key for key, outcome in outcomes if outcome == "failed")
+    assert failed == sorted([garbage[0], wrong_digest[0]])
