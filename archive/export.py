@@ -31,7 +31,6 @@ packed buffers (``export_scratch``, ``export_zip``), the CDXJ lines are sorted t
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -53,6 +52,7 @@ from archive.export_select import UnknownCaptureError, select_captures
 from archive.export_signing import PackageSignature, PackageSigner, sign_datapackage
 from archive.export_summary import SummaryHeader, SummaryItem, SummaryWarc, summary_chunks
 from archive.export_zip import CdxjCollector, CopyingReader, PackageFile, PackageZip
+from archive.hashing import stream_sha256
 from archive.manifest import CaptureManifest, ObjectRef
 from archive.store import CHUNK_SIZE, ObjectNotFoundError, ObjectStore
 from archive.versions import software_string
@@ -306,14 +306,6 @@ def _write_summary(
     return warnings
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(CHUNK_SIZE):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def export_wacz(
     store: ObjectStore,
     manifests: Sequence[CaptureManifest],
@@ -385,7 +377,9 @@ def export_wacz(
         finally:
             cdxj.discard()
             package.close()
-        sha256, size = _file_sha256(partial), partial.stat().st_size
+        with partial.open("rb") as stream:
+            sha256 = stream_sha256(stream).hexdigest()
+        size = partial.stat().st_size
         os.replace(partial, out_path)
     except BaseException:
         partial.unlink(missing_ok=True)

@@ -31,6 +31,7 @@ from archive.export_verify_signature import (
     check_signed_data,
     check_time_signature,
 )
+from archive.hashing import stream_sha256
 from archive.store import CHUNK_SIZE
 from archive.timestamp_config import TSR_SUFFIX
 from archive.timestamps import CheckOutcome, verify_timestamp
@@ -75,7 +76,7 @@ def _fail(name: str, detail: str) -> PackageCheck:
 def _entry_digest(package: zipfile.ZipFile, name: str) -> tuple[str, int]:
     digest, size = hashlib.sha256(), 0
     with package.open(name) as stream:
-        while chunk := stream.read(CHUNK_SIZE):
+        while chunk := stream.read(CHUNK_SIZE):  # the bytes read, not the header, give the size
             digest.update(chunk)
             size += len(chunk)
     return f"sha256:{digest.hexdigest()}", size
@@ -172,20 +173,13 @@ def _check_package(
     return checks, count, fingerprint
 
 
-def _file_digest(path: Path) -> bytes:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(CHUNK_SIZE):
-            digest.update(chunk)
-    return digest.digest()
-
-
 def _package_tokens(path: Path, trusted_roots_pem: bytes | None) -> list[PackageCheck]:
     """Tokens of the whole file that ``osint-archive export`` writes beside it."""
     tokens = sorted(path.parent.glob(f"{path.name}.*{TSR_SUFFIX}"))
     if not tokens:
         return []
-    digest = _file_digest(path)
+    with path.open("rb") as stream:
+        digest = stream_sha256(stream).digest()
     checks = []
     for token in tokens:
         check = verify_timestamp(token.read_bytes(), digest, trusted_roots_pem)
