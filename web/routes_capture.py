@@ -99,9 +99,7 @@ def record_receipt(
     receipt = f"{capture.manifest.capture_id}/{subject}#{part}#{'whole' if whole else 'ranges'}"
     if accesses.recorded(viewer.session.id, action, receipt):
         return
-    sent: dict[str, object] = {"served": "whole"} if whole else {"served": "ranges"}
-    if not whole:
-        sent["first_range"] = served
+    sent = {"served": "whole"} if whole else {"served": "ranges", "first_range": served}
     record(
         request,
         viewer,
