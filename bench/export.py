@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
+import itertools
 import json
 import multiprocessing
 import os
@@ -38,6 +39,8 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -317,6 +320,17 @@ def commit(
     return written
 
 
+@contextmanager
+def _segment_builders(workers: int) -> Iterator[Callable[..., list[Any]]]:
+    """``starmap`` over forked workers, or in this process for one worker: a fork of a
+    process that runs threads (a test session does) can deadlock in the child."""
+    if workers <= 1:
+        yield lambda function, arguments: list(itertools.starmap(function, arguments))
+        return
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        yield pool.starmap
+
+
 def build_archive(root: Path, megabytes: int, workers: int) -> dict[str, Any]:
     """The synthetic archive; returns counts, bytes and the build time."""
     started = time.perf_counter()
@@ -324,11 +338,11 @@ def build_archive(root: Path, megabytes: int, workers: int) -> dict[str, Any]:
     options = put_payload_bytes(store, b'{"bench": true}', "application/json")
     ref = ObjectRef(key=options.key, sha256=options.sha256)
     count = max(1, round(megabytes * 2**20 / SEGMENT_BYTES))
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        first = pool.starmap(build_segment, [(str(root), n, 2024) for n in range(1, count + 1)])
+    with _segment_builders(workers) as starmap:
+        first = starmap(build_segment, [(str(root), n, 2024) for n in range(1, count + 1)])
         pages = [c for s in first for c in s.captures if c.kind == "page"]
         groups = [pages[i : i + 100] for i in range(0, len(pages), 100)]
-        second = pool.starmap(
+        second = starmap(
             build_revisit_segment, [(str(root), n, g) for n, g in enumerate(groups, start=1)]
         )
     first_manifests = commit(store, first, run_id(RUN_START), ref, {})
