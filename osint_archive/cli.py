@@ -18,6 +18,7 @@ from rich.text import Text
 
 from index.backend import SearchRequest
 from osint_archive.cli_anchors import print_anchor_result
+from osint_archive.cli_capture import capture
 from osint_archive.cli_common import (
     EXIT_FAILED,
     EXIT_USAGE,
@@ -252,7 +253,7 @@ def demo(port: int) -> None:
     sys.exit(0 if ok else EXIT_FAILED)
 
 
-for command in (audit, timestamp, export, transcribe, search, reindex, serve, users):
+for command in (audit, timestamp, export, transcribe, search, reindex, serve, users, capture):
     main.add_command(command)
 
 

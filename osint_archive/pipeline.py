@@ -82,8 +82,9 @@ class RunJournal:
     custody_seq_at_start: int
 
     @staticmethod
-    def key(source_id: str) -> str:
-        return f"state/runs/{source_id}.json"
+    def key(run_key: str) -> str:
+        """Where the journal of ``run_key`` (a source id, or an ad-hoc lane) is kept."""
+        return f"state/runs/{run_key}.json"
 
 
 def new_run_id(now: datetime) -> str:
@@ -91,15 +92,15 @@ def new_run_id(now: datetime) -> str:
     return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
-def load_journal(store: ObjectStore, source_id: str) -> RunJournal | None:
+def load_journal(store: ObjectStore, run_key: str) -> RunJournal | None:
     try:
-        return RunJournal(**json.loads(store.read_bytes(RunJournal.key(source_id))))
+        return RunJournal(**json.loads(store.read_bytes(RunJournal.key(run_key))))
     except (ObjectNotFoundError, ValueError, TypeError):
         return None
 
 
-def _save_journal(store: ObjectStore, source_id: str, journal: RunJournal) -> None:
-    store.put_state(RunJournal.key(source_id), json.dumps(vars(journal)).encode())
+def _save_journal(store: ObjectStore, run_key: str, journal: RunJournal) -> None:
+    store.put_state(RunJournal.key(run_key), json.dumps(vars(journal)).encode())
 
 
 def run_manifests(store: ObjectStore, source_id: str, run_id: str) -> list[CaptureManifest]:
@@ -267,9 +268,15 @@ class SourceRunner:
         source: Source,
         on_progress: Callable[[int], None] | None = None,
         run_id: str | None = None,
+        lane: str | None = None,
     ) -> SourceOutcome:
         """Run ``source`` once. With ``run_id`` (a scheduler's retry of one of its runs), that
-        run is resumed or started under exactly that id, so a retry never opens another."""
+        run is resumed or started under exactly that id, so a retry never opens another.
+
+        ``lane`` lets one source hold several runs at once, each with its own lock and
+        journal (``<source>.<lane>``): the ad-hoc source runs one lane per URL, so two
+        links are captured side by side while two requests for one link wait in turn."""
+        run_key = source.id if lane is None else f"{source.id}.{lane}"
         kind = "browser" if source.browser else source.kind
         outcome = SourceOutcome(source_id=source.id, kind=kind)
         if source.kind not in COLLECTORS or (source.browser and self.browser is None):
@@ -277,14 +284,19 @@ class SourceRunner:
             outcome.error = f"no collector for {what} in this version"
             return outcome
         try:
-            with source_lock(self.settings.home, source.id):
-                return await self._run_locked(source, outcome, on_progress, run_id)
+            with source_lock(self.settings.home, run_key):
+                return await self._run_locked(source, outcome, on_progress, run_id, run_key)
         except SourceBusyError as err:
             outcome.error, outcome.retryable = str(err), True
             return outcome
 
     def _open_run(
-        self, source: Source, custody: CustodyLog, outcome: SourceOutcome, run_id: str | None
+        self,
+        source: Source,
+        custody: CustodyLog,
+        outcome: SourceOutcome,
+        run_id: str | None,
+        run_key: str,
     ) -> tuple[RunJournal, dict[str, tuple[int, list[str]]]]:
         """Resume an interrupted run that is still fresh; otherwise start a new one.
 
@@ -294,7 +306,7 @@ class SourceRunner:
         open run is closed first.
         """
         now = datetime.now(UTC)
-        journal = load_journal(self.store, source.id)
+        journal = load_journal(self.store, run_key)
         if journal is not None and journal.status == "running":
             already = self._recover(source, journal, custody, outcome)
             age = (now - datetime.fromisoformat(journal.started_at)).total_seconds()
@@ -302,11 +314,11 @@ class SourceRunner:
             if fresh:
                 outcome.resumed = True
                 return journal, already
-            _save_journal(self.store, source.id, replace(journal, status="interrupted"))
+            _save_journal(self.store, run_key, replace(journal, status="interrupted"))
         journal = RunJournal(
             run_id or new_run_id(now), now.isoformat(), "running", custody.head()[0]
         )
-        _save_journal(self.store, source.id, journal)
+        _save_journal(self.store, run_key, journal)
         return journal, {}
 
     async def _collect(self, ctx: CollectContext) -> CollectReport:
@@ -353,9 +365,10 @@ class SourceRunner:
         outcome: SourceOutcome,
         on_progress: Callable[[int], None] | None,
         run_id: str | None,
+        run_key: str,
     ) -> SourceOutcome:
         custody = CustodyLog(self.store, source.id)
-        journal, already = self._open_run(source, custody, outcome, run_id)
+        journal, already = self._open_run(source, custody, outcome, run_id, run_key)
         outcome.run_id = journal.run_id
         writer = CaptureWriter(
             self.store,
@@ -403,7 +416,7 @@ class SourceRunner:
         finally:
             await fetcher.close()
             await media_fetcher.close()
-        _save_journal(self.store, source.id, replace(journal, status="complete"))
+        _save_journal(self.store, run_key, replace(journal, status="complete"))
         stats = writer.stats
         outcome.pages = writer.stats.pages + len(already)  # robots.txt included, like revisits
         outcome.new_bytes, outcome.revisits, outcome.changed = (
@@ -433,7 +446,7 @@ class SourceRunner:
         return outcome
 
 
-async def _start_browser(
+async def start_browser(
     sources: Sequence[Source], stack: contextlib.AsyncExitStack
 ) -> tuple[BrowserSession | None, str]:
     """One Chromium for the pass when a chosen source needs it; (None, why) if it cannot start."""
@@ -492,7 +505,7 @@ async def run_sources(
             extract_pool = stack.enter_context(
                 ProcessPoolExecutor(max_workers=extract_processes, mp_context=context)
             )
-        browser, browser_error = await _start_browser(sources, stack)
+        browser, browser_error = await start_browser(sources, stack)
         runner = SourceRunner(
             settings, store, index, config.operator, extract_pool, gates=gates, browser=browser
         )

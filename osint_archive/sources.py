@@ -37,6 +37,7 @@ __all__ = [
     "SourcesConfig",
     "SourcesConfigError",
     "UnknownSourceError",
+    "check_http_url",
     "load_sources",
     "select_sources",
 ]
@@ -60,7 +61,8 @@ FieldPath = tuple[str | int, ...]
 _TELEGRAM_CHANNEL_PATH = re.compile(r"^/(?:s/)?[A-Za-z0-9_]+/?$")
 
 
-def _check_url(url: str) -> str:
+def check_http_url(url: str) -> str:
+    """``url`` itself when it is an absolute http(s) URL with a host; ValueError saying why not."""
     if any(ch.isspace() or ord(ch) < 32 for ch in url):
         raise ValueError(f"URL contains whitespace or control characters: {url!r}")
     try:
@@ -85,7 +87,7 @@ def _check_regex(pattern: str) -> str:
     return pattern
 
 
-HttpUrl = Annotated[str, AfterValidator(_check_url)]
+HttpUrl = Annotated[str, AfterValidator(check_http_url)]
 UrlPattern = Annotated[str, AfterValidator(_check_regex)]
 Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 

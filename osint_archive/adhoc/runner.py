@@ -1,0 +1,358 @@
+"""Capturing a batch of requested URLs now, as captures of the built-in ``adhoc`` source.
+
+Each URL runs through ``SourceRunner`` like a one-page source (depth 0, one page), in a run
+lane of its own: different URLs are captured side by side within each host's politeness
+limits, while two requests for the same URL take turns, and a retry resumes its run instead
+of fetching again. Once a capture is committed, a ``requested`` custody event names who asked,
+through what, and why; media are then transcribed and the custody heads anchored, as after a
+scheduled pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Literal
+
+from archive.custody import CustodyEvent, CustodyLog
+from archive.manifest import CaptureManifest
+from archive.store import ObjectStore
+from collectors.politeness import HostGates
+from osint_archive.adhoc.kinds import (
+    KindChoice,
+    KindError,
+    browser_available,
+    choose_kind,
+    telegram_hosts,
+)
+from osint_archive.adhoc.ledger import (
+    AdhocCapture,
+    ListJournal,
+    close_list,
+    lane_of,
+    load_capture,
+    open_list,
+    save_capture,
+)
+from osint_archive.adhoc.records import (
+    ADHOC_SOURCE_ID,
+    CaptureOptions,
+    CaptureRequest,
+    CaptureResult,
+)
+from osint_archive.adhoc.url_lists import normalised_key, url_problem
+from osint_archive.pipeline import (
+    SourceOutcome,
+    SourceRunner,
+    anchor_custody_heads,
+    load_journal,
+    run_manifests,
+    start_browser,
+    transcribe_captured,
+)
+from osint_archive.settings import Settings, SettingsError
+from osint_archive.sources import Source
+
+if TYPE_CHECKING:
+    from osint_archive.transcribe_stage import TranscribeProgress
+
+REUSE_ENV = "OSINT_ARCHIVE_CAPTURE_REUSE_SECONDS"
+ROBOTS_ENV = "OSINT_ARCHIVE_CAPTURE_ROBOTS"
+DELAY_ENV = "OSINT_ARCHIVE_CAPTURE_DELAY_SECONDS"
+
+
+@dataclass(frozen=True)
+class AdhocSettings:
+    """Operator settings of on-demand captures (environment variables)."""
+
+    reuse_seconds: float = 900.0  # a URL captured this recently is returned as `existing`
+    robots: Literal["obey", "ignore"] = "ignore"  # a person asked for this one page
+    delay_seconds: float = 1.0  # politeness between requests to one host
+    telegram: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> AdhocSettings:
+        env = environ or {}
+        robots = env.get(ROBOTS_ENV, "ignore").strip().lower()
+        if robots not in ("obey", "ignore"):
+            raise SettingsError(f"{ROBOTS_ENV} must be 'obey' or 'ignore', not {robots!r}")
+        return cls(
+            _seconds(env, REUSE_ENV, 900.0),
+            "obey" if robots == "obey" else "ignore",
+            _seconds(env, DELAY_ENV, 1.0),
+            telegram_hosts(env),
+        )
+
+
+def _seconds(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise SettingsError(f"{name} must be a number of seconds, 0 or more, not {raw!r}")
+    return value
+
+
+def adhoc_source(url: str, choice: KindChoice, adhoc: AdhocSettings) -> Source:
+    """The one-page source a requested URL is captured as."""
+    return Source.model_validate(
+        {
+            "id": ADHOC_SOURCE_ID,
+            "kind": choice.kind,
+            "url": url,
+            "schedule": None,
+            "browser": choice.browser,
+            "max_depth": 0,
+            "max_pages": 1,
+            "robots": adhoc.robots,
+            "delay_seconds": adhoc.delay_seconds,
+            "description": "on-demand captures (osint-archive capture)",
+        }
+    )
+
+
+def _age_seconds(capture: AdhocCapture) -> float:
+    return (datetime.now(UTC) - capture.captured_at).total_seconds()
+
+
+def _requested_event(
+    manifest_key: str, capture_id: str, request: CaptureRequest, options: CaptureOptions
+) -> CustodyEvent:
+    """Who asked for the capture, through what, and why: evidence of the reason to preserve."""
+    asked = f"{capture_id}\n{options.requested_by}\n{options.via}\n{request.note}"
+    return CustodyEvent(
+        event_id=f"requested:{hashlib.sha256(asked.encode('utf-8')).hexdigest()[:32]}",
+        type="requested",
+        subject=manifest_key,
+        details={
+            "capture_id": capture_id,
+            "url": request.url,
+            "requested_by": options.requested_by,
+            "via": options.via,
+            "note": request.note,
+        },
+    )
+
+
+def _pick_capture(
+    manifests: Sequence[CaptureManifest], choice: KindChoice, url: str
+) -> CaptureManifest | None:
+    """The capture that answers the request: the post, or the page at the requested URL."""
+    if choice.kind == "telegram":
+        return next((m for m in manifests if m.post is not None), None)
+    wanted = {url, normalised_key(url)}
+    seeds = [m for m in manifests if m.depth == 0 and not m.requested_url.endswith("/robots.txt")]
+    return next((m for m in seeds if m.requested_url in wanted), seeds[0] if seeds else None)
+
+
+class BatchCapture:
+    """One batch of requests: validated, reused or captured, then recorded."""
+
+    def __init__(self, settings: Settings, options: CaptureOptions, operator: str) -> None:
+        self.settings = settings
+        self.options = options
+        self.operator = operator
+        self.adhoc = AdhocSettings.from_env(dict(settings.environ))
+        self.store: ObjectStore = settings.open_store()
+        self.custody = CustodyLog(self.store, ADHOC_SOURCE_ID)
+
+    def early_result(
+        self, request: CaptureRequest, journal: ListJournal | None, resuming: bool
+    ) -> CaptureResult | None:
+        """The result when no fetch is needed: a bad URL, or a capture to reuse."""
+        problem = url_problem(request.url)
+        if problem is not None:
+            return CaptureResult(request.url, "failed", reason=problem, line=request.line)
+        previous = load_capture(self.store, normalised_key(request.url))
+        if previous is None or self.options.force:
+            return None
+        if resuming and journal is not None and previous.captured_at >= journal.started_at:
+            why = "captured earlier in this list (the list was resumed)"
+        elif _age_seconds(previous) < self.adhoc.reuse_seconds:
+            why = (
+                f"captured {_age_seconds(previous):.0f} s ago, within the reuse window "
+                f"({self.adhoc.reuse_seconds:g} s); --force captures it again"
+            )
+        else:
+            return None
+        self.custody.append(
+            [_requested_event(previous.manifest_key, previous.capture_id, request, self.options)]
+        )
+        return CaptureResult(
+            request.url,
+            "existing",
+            previous.capture_id,
+            previous.kind,
+            why,
+            previous.http_status,
+            request.line,
+            request.note,
+        )
+
+    def record(
+        self,
+        request: CaptureRequest,
+        choice: KindChoice,
+        outcome: SourceOutcome,
+        run_key: str,
+    ) -> CaptureResult:
+        """The result of one URL's run; a capture gets its ledger entry and custody event."""
+        result = CaptureResult(request.url, "failed", kind=choice.label, line=request.line)
+        result.note = request.note
+        result.notes += [choice.note] if choice.note else []
+        result.notes += outcome.notes
+        manifests = run_manifests(self.store, ADHOC_SOURCE_ID, outcome.run_id)
+        capture = _pick_capture(manifests, choice, request.url) if outcome.run_id else None
+        if capture is None:
+            failure = next(iter(outcome.failures), None)
+            result.reason = outcome.error or (failure.reason if failure else "nothing captured")
+            return result
+        result.status, result.capture_id = "captured", capture.capture_id
+        result.http_status = capture.status
+        if capture.status >= 400:
+            result.reason = f"HTTP {capture.status}: the answer is kept as evidence"
+        result.notes += [f"{f.stage} failed for {f.url}: {f.reason}" for f in outcome.failures]
+        save_capture(
+            self.store,
+            AdhocCapture(
+                url=normalised_key(request.url),
+                capture_id=capture.capture_id,
+                manifest_key=capture.key,
+                kind=choice.label,
+                captured_at=capture.captured_at,
+                http_status=capture.status,
+            ),
+        )
+        event = _requested_event(capture.key, capture.capture_id, request, self.options)
+        journal = load_journal(self.store, run_key)
+        since = journal.custody_seq_at_start if journal is not None else 0
+        # A retried request resumes its run: the event it logged before is not logged twice.
+        if not any(e["event_id"] == event.event_id for e in self.custody.events(since)):
+            self.custody.append([event])
+        return result
+
+
+async def capture_urls(
+    settings: Settings,
+    requests: Sequence[CaptureRequest],
+    options: CaptureOptions,
+    operator: str = "",
+    on_result: Callable[[CaptureResult], None] | None = None,
+    transcribe_progress: TranscribeProgress | None = None,
+) -> list[CaptureResult]:
+    """Preserve every request now; one result per request, in order. A failing URL never
+    stops the others. ``on_result`` is told each result as soon as it is known."""
+    batch = BatchCapture(settings, options, operator)
+    results: list[CaptureResult | None] = [None] * len(requests)
+
+    def done(position: int, result: CaptureResult) -> None:
+        results[position] = result
+        if on_result is not None:
+            on_result(result)
+
+    journal, resuming = (None, False)
+    if options.list_sha256:
+        journal, resuming = open_list(batch.store, options.list_sha256)
+    needs_browser = options.kind in ("auto", "browser")
+    have_browser = needs_browser and browser_available()
+    planned: list[tuple[int, CaptureRequest, KindChoice]] = []
+    for position, request in enumerate(requests):
+        early = batch.early_result(request, journal, resuming)
+        if early is not None:
+            done(position, early)
+            continue
+        try:
+            choice = choose_kind(request.url, options.kind, batch.adhoc.telegram, have_browser)
+        except KindError as err:
+            done(position, CaptureResult(request.url, "failed", reason=str(err), line=request.line))
+            continue
+        planned.append((position, request, choice))
+    outcomes = await _capture_planned(batch, planned, done)
+    if options.transcribe and settings.transcribe_in_run and outcomes:
+        _transcribe(settings, batch, outcomes, results, transcribe_progress)
+    if outcomes:
+        anchored = anchor_custody_heads(settings, [o for o, _ in outcomes])
+        del anchored  # a failure to anchor is a note on each outcome, already in the results
+    if journal is not None:
+        close_list(batch.store, journal)
+    return [r for r in results if r is not None]
+
+
+async def _capture_planned(
+    batch: BatchCapture,
+    planned: Sequence[tuple[int, CaptureRequest, KindChoice]],
+    done: Callable[[int, CaptureResult], None],
+) -> list[tuple[SourceOutcome, int]]:
+    """Run the planned URLs side by side; (outcome, position) of each that ran."""
+    if not planned:
+        return []
+    settings, options = batch.settings, batch.options
+    sources = [adhoc_source(r.url, c, batch.adhoc) for _, r, c in planned]
+    outcomes: list[tuple[SourceOutcome, int]] = []
+    index = settings.open_index()
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            browser, browser_error = await start_browser(sources, stack)
+            runner = SourceRunner(
+                settings, batch.store, index, batch.operator, gates=HostGates(), browser=browser
+            )
+            slots = asyncio.Semaphore(max(1, options.parallel))
+
+            async def one(position: int, request: CaptureRequest, choice: KindChoice) -> None:
+                source = adhoc_source(request.url, choice, batch.adhoc)
+                if choice.browser and browser is None:
+                    reason = browser_error or "the browser did not start"
+                    done(position, CaptureResult(request.url, "failed", None, "browser", reason))
+                    return
+                lane = lane_of(normalised_key(request.url))
+                async with slots:
+                    try:
+                        outcome = await runner.run(
+                            source, run_id=options.run_ids.get(request.url), lane=lane
+                        )
+                    except Exception as err:  # one URL's surprise never costs the others
+                        error = f"{type(err).__name__}: {err}"
+                        outcome = SourceOutcome(ADHOC_SOURCE_ID, error=error)
+                    result = batch.record(request, choice, outcome, f"{ADHOC_SOURCE_ID}.{lane}")
+                outcomes.append((outcome, position))
+                done(position, result)
+
+            await asyncio.gather(*(one(p, r, c) for p, r, c in planned))
+    finally:
+        index.close()
+    return outcomes
+
+
+def _transcribe(
+    settings: Settings,
+    batch: BatchCapture,
+    outcomes: Sequence[tuple[SourceOutcome, int]],
+    results: Sequence[CaptureResult | None],
+    progress: TranscribeProgress | None,
+) -> None:
+    """Transcribe the batch's media; failures and transcripts become notes of their URL."""
+    with_media = [(o, p) for o, p in outcomes if o.media_captures]
+    if not with_media:
+        return
+    source = Source.model_validate(
+        {"id": ADHOC_SOURCE_ID, "kind": "web", "url": "https://adhoc.invalid/", "schedule": None}
+    )
+    for outcome, position in with_media:
+        before = len(outcome.failures)
+        transcribe_captured(settings, [source], [outcome], progress)
+        result = results[position]
+        if result is None:
+            continue
+        if outcome.counts.get("transcripts"):
+            result.notes.append(f"{outcome.counts['transcripts']} recording(s) transcribed")
+        result.notes += [f"transcription failed: {f.reason}" for f in outcome.failures[before:]]
+        if outcome.error and outcome.error.startswith("transcription"):
+            result.notes.append(outcome.error)
