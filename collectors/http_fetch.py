@@ -391,8 +391,12 @@ class HttpFetcher:
         except BlockedTargetError:
             raise
         except TimeoutError as err:
+            # Either cap may have fired: say how long it waited and what the caps are.
+            waited = time.monotonic() - started
             raise FetchError(
-                f"no response within {self.limits.max_seconds}s", retryable=True
+                f"timed out after {waited:.1f} s with no response (timeout_seconds "
+                f"{self.limits.timeout_seconds:g}, max_seconds {self.limits.max_seconds:g})",
+                retryable=True,
             ) from err
         except aiohttp.ClientConnectorCertificateError as err:
             # The same certificate comes back on a retry; say so once instead of backing off.

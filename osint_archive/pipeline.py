@@ -70,6 +70,7 @@ class SourceOutcome:
     # With an error: whether trying again later may succeed (network, 429/5xx, storage, a
     # busy source) or not (blocked target, robots.txt, 4xx, no collector).
     retryable: bool = False
+    busy: bool = False  # another process holds the run's lock: nothing was done
     # Committed captures of this pass that hold media: the transcription stage's input.
     media_captures: list[CaptureManifest] = field(default_factory=list, repr=False)
 
@@ -287,7 +288,7 @@ class SourceRunner:
             with source_lock(self.settings.home, run_key):
                 return await self._run_locked(source, outcome, on_progress, run_id, run_key)
         except SourceBusyError as err:
-            outcome.error, outcome.retryable = str(err), True
+            outcome.error, outcome.retryable, outcome.busy = str(err), True, True
             return outcome
 
     def _open_run(

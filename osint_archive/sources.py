@@ -57,8 +57,9 @@ _MAP_TAG, _SEQ_TAG = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 FieldPath = tuple[str | int, ...]
-# /s/<channel> (the preview) or /<channel>, as t.me names public channels.
-_TELEGRAM_CHANNEL_PATH = re.compile(r"^/(?:s/)?[A-Za-z0-9_]+/?$")
+# /s/<channel> (the preview) or /<channel>, as t.me names public channels; /<channel>/<id>
+# names one post (captured alone).
+_TELEGRAM_CHANNEL_PATH = re.compile(r"^/(?:s/)?[A-Za-z0-9_]+(?:/[0-9]{1,12})?/?$")
 
 
 def check_http_url(url: str) -> str:
@@ -150,8 +151,8 @@ class Source(BaseModel):
     def _check_kind_options(self) -> Source:
         if self.kind == "telegram" and not _TELEGRAM_CHANNEL_PATH.match(urlsplit(self.url).path):
             raise ValueError(
-                f"url: a telegram source names a public channel, e.g. https://t.me/s/<channel>; "
-                f"got {self.url!r}"
+                "url: a telegram source names a public channel, e.g. https://t.me/s/<channel>, "
+                f"or one post, https://t.me/<channel>/<id>; got {self.url!r}"
             )
         if self.browser and self.kind != "web":
             raise ValueError(f"browser: only web sources are rendered, not {self.kind} sources")

@@ -63,6 +63,10 @@ if TYPE_CHECKING:
 REUSE_ENV = "OSINT_ARCHIVE_CAPTURE_REUSE_SECONDS"
 ROBOTS_ENV = "OSINT_ARCHIVE_CAPTURE_ROBOTS"
 DELAY_ENV = "OSINT_ARCHIVE_CAPTURE_DELAY_SECONDS"
+TIMEOUT_ENV = "OSINT_ARCHIVE_CAPTURE_TIMEOUT_SECONDS"
+PAGE_ENV = "OSINT_ARCHIVE_CAPTURE_PAGE_SECONDS"
+# How long a request waits for another process capturing the same URL before giving up.
+BUSY_WAIT_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,8 @@ class AdhocSettings:
     robots: Literal["obey", "ignore"] = "ignore"  # a person asked for this one page
     delay_seconds: float = 1.0  # politeness between requests to one host
     telegram: frozenset[str] = frozenset()
+    timeout_seconds: float = 30.0  # no answer (connect, or a pause in a body) for this long
+    page_seconds: float = 60.0  # a rendered page that never finishes loading is cut here
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> AdhocSettings:
@@ -85,10 +91,12 @@ class AdhocSettings:
             "obey" if robots == "obey" else "ignore",
             _seconds(env, DELAY_ENV, 1.0),
             telegram_hosts(env),
+            _seconds(env, TIMEOUT_ENV, 30.0, positive=True),
+            _seconds(env, PAGE_ENV, 60.0, positive=True),
         )
 
 
-def _seconds(env: dict[str, str], name: str, default: float) -> float:
+def _seconds(env: dict[str, str], name: str, default: float, positive: bool = False) -> float:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -96,8 +104,9 @@ def _seconds(env: dict[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         value = -1.0
-    if not 0 <= value < float("inf"):
-        raise SettingsError(f"{name} must be a number of seconds, 0 or more, not {raw!r}")
+    if not 0 <= value < float("inf") or (positive and value == 0):
+        least = "more than 0" if positive else "0 or more"
+        raise SettingsError(f"{name} must be a number of seconds, {least}, not {raw!r}")
     return value
 
 
@@ -114,6 +123,8 @@ def adhoc_source(url: str, choice: KindChoice, adhoc: AdhocSettings) -> Source:
             "max_pages": 1,
             "robots": adhoc.robots,
             "delay_seconds": adhoc.delay_seconds,
+            "timeout_seconds": adhoc.timeout_seconds,
+            "page_seconds": adhoc.page_seconds,
             "description": "on-demand captures (osint-archive capture)",
         }
     )
@@ -219,6 +230,7 @@ class BatchCapture:
         result.http_status = capture.status
         if capture.status >= 400:
             result.reason = f"HTTP {capture.status}: the answer is kept as evidence"
+        result.notes += capture.browser.notes if capture.browser is not None else []
         result.notes += [f"{f.stage} failed for {f.url}: {f.reason}" for f in outcome.failures]
         save_capture(
             self.store,
@@ -271,7 +283,8 @@ async def capture_urls(
             continue
         try:
             choice = choose_kind(request.url, options.kind, batch.adhoc.telegram, have_browser)
-        except KindError as err:
+            adhoc_source(request.url, choice, batch.adhoc)  # what a source entry may not be
+        except (KindError, ValueError) as err:
             done(position, CaptureResult(request.url, "failed", reason=str(err), line=request.line))
             continue
         planned.append((position, request, choice))
@@ -313,15 +326,29 @@ async def _capture_planned(
                     done(position, CaptureResult(request.url, "failed", None, "browser", reason))
                     return
                 lane = lane_of(normalised_key(request.url))
+                run_id = options.run_ids.get(request.url)
                 async with slots:
-                    try:
-                        outcome = await runner.run(
-                            source, run_id=options.run_ids.get(request.url), lane=lane
-                        )
-                    except Exception as err:  # one URL's surprise never costs the others
-                        error = f"{type(err).__name__}: {err}"
-                        outcome = SourceOutcome(ADHOC_SOURCE_ID, error=error)
+                    outcome = await _run_once(runner, source, lane, run_id)
+                    waited = 0.0
+                    while outcome.busy and waited < BUSY_WAIT_SECONDS:
+                        # Another process is capturing this very URL: its capture may serve.
+                        await asyncio.sleep(0.5)
+                        waited += 0.5
+                        reused = batch.early_result(request, None, False)
+                        if reused is not None:
+                            done(position, reused)
+                            return
+                        outcome = await _run_once(runner, source, lane, run_id)
                     result = batch.record(request, choice, outcome, f"{ADHOC_SOURCE_ID}.{lane}")
+                    if result.status == "failed" and choice.browser and options.kind == "auto":
+                        # What the browser cannot render (an empty error page, a download)
+                        # is still an answer to keep: captured over plain HTTP, and said so.
+                        choice = KindChoice(
+                            "web", note=f"not rendered ({result.reason}); plain HTTP capture"
+                        )
+                        source = adhoc_source(request.url, choice, batch.adhoc)
+                        outcome = await _run_once(runner, source, lane, None)
+                        result = batch.record(request, choice, outcome, f"{ADHOC_SOURCE_ID}.{lane}")
                 outcomes.append((outcome, position))
                 done(position, result)
 
@@ -329,6 +356,16 @@ async def _capture_planned(
     finally:
         index.close()
     return outcomes
+
+
+async def _run_once(
+    runner: SourceRunner, source: Source, lane: str, run_id: str | None
+) -> SourceOutcome:
+    """Run one URL's lane; an unexpected error becomes the outcome's error."""
+    try:
+        return await runner.run(source, run_id=run_id, lane=lane)
+    except Exception as err:  # one URL's surprise never costs the others
+        return SourceOutcome(ADHOC_SOURCE_ID, error=f"{type(err).__name__}: {err}")
 
 
 def _transcribe(
