@@ -8,6 +8,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ import pytest
 from tests.browser_site import JS_TEXT, BrowserTestSite
 from tests.cli_runs import BIN, REPO, cli_env, custody_events, run_cli, stored_manifests
 from tests.http_site import LocalHttpSite
+from tests.loopback_server import LoopbackSite
 from tests.media_fixtures import SpeechSample
 from tests.media_site import MediaSite, lay_out_media_site
 from tests.telegram_site import TelegramImitation
@@ -336,3 +338,54 @@ def test_a_csv_without_a_url_column_is_bad_usage(tmp_path: Path) -> None:
     listing.write_text("link,note\nhttps://example.org/,x\n", encoding="utf-8")
     done = run_cli(tmp_path, "capture", "--from-file", str(listing))
     assert done.returncode == 2 and "no 'url' column" in done.stderr
+
+
+class SlowSite(LoopbackSite):
+    """One page that takes ``SLOW_SECONDS`` to answer, counting its requests."""
+
+    thread_name = "slow-site"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests = 0
+
+    def make_server(self) -> ThreadingHTTPServer:
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                site.requests += 1
+                time.sleep(SLOW_SECONDS)
+                body = b"<html><head><meta charset='utf-8'><title>Slow</title></head>slow</html>"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        return ThreadingHTTPServer((self.host, 0), Handler)
+
+
+SLOW_SECONDS = 2.0
+
+
+def test_two_requests_for_one_url_at_once_make_one_capture(tmp_path: Path) -> None:
+    with SlowSite() as site:
+        url = site.url("/notice.html")
+        args = [str(BIN / "osint-archive"), "capture", url, "--kind", "web", "--json"]
+        both = [
+            subprocess.Popen(
+                args, cwd=REPO, env=cli_env(tmp_path), stdout=subprocess.PIPE, text=True
+            )
+            for _ in range(2)
+        ]
+        outputs = [process.communicate(timeout=120)[0] for process in both]
+        assert [process.returncode for process in both] == [0, 0]
+        results = [json.loads(output) for output in outputs]
+        assert sorted(r["status"] for r in results) == ["captured", "existing"]
+        assert results[0]["capture_id"] == results[1]["capture_id"]
+        assert site.requests == 1
+        assert len(stored_manifests(tmp_path / "archive", "adhoc")) == 1
