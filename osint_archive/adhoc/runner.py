@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
@@ -186,17 +186,21 @@ class BatchCapture:
         if previous is None or self.options.force:
             return None
         if resuming and journal is not None and previous.captured_at >= journal.started_at:
+            # The first attempt of this list asked for it, and its request is logged.
             why = "captured earlier in this list (the list was resumed)"
         elif _age_seconds(previous) < self.adhoc.reuse_seconds:
             why = (
                 f"captured {_age_seconds(previous):.0f} s ago, within the reuse window "
                 f"({self.adhoc.reuse_seconds:g} s); --force captures it again"
             )
+            # Asking again is an event of its own: another person, another reason, later.
+            asked = _requested_event(
+                previous.manifest_key, previous.capture_id, request, self.options
+            )
+            again = f"{asked.event_id}:{datetime.now(UTC):%Y%m%dT%H%M%S.%fZ}"
+            self.custody.append([replace(asked, event_id=again)])
         else:
             return None
-        self.custody.append(
-            [_requested_event(previous.manifest_key, previous.capture_id, request, self.options)]
-        )
         return CaptureResult(
             request.url,
             "existing",
@@ -292,8 +296,12 @@ async def capture_urls(
     if options.transcribe and settings.transcribe_in_run and outcomes:
         _transcribe(settings, batch, outcomes, results, transcribe_progress)
     if outcomes:
-        anchored = anchor_custody_heads(settings, [o for o, _ in outcomes])
-        del anchored  # a failure to anchor is a note on each outcome, already in the results
+        noted = [len(o.notes) for o, _ in outcomes]
+        anchor_custody_heads(settings, [o for o, _ in outcomes])  # a failure is a note
+        for (outcome, position), before in zip(outcomes, noted, strict=True):
+            result = results[position]
+            if result is not None:
+                result.notes += outcome.notes[before:]
     if journal is not None:
         close_list(batch.store, journal)
     return [r for r in results if r is not None]
