@@ -18,6 +18,7 @@ from web.accounts import AccountError, Accounts, Role
 from web.config import ALLOWED_HOSTS_VARIABLE, LOCAL_HOSTS, WebSettings, header_timeout_of
 
 F = TypeVar("F", bound=Callable[..., None])
+ROLE_NAMES = [role.value for role in Role]  # in rank order: each includes the ones before
 
 
 def _web_settings() -> WebSettings:
@@ -84,8 +85,9 @@ def serve(
     \b
     Nobody gets in without an account:
       osint-archive users add alice --role investigator
-    Roles: investigator (search, read, watch, download), custodian (also export),
-    admin (also accounts). Every view and download is recorded in the custody log.
+    Roles: investigator (search, read, watch, download), analyst (also capture URLs now),
+    custodian (also export), admin (also accounts). Every view and download is recorded in
+    the custody log.
     """
     import uvicorn
 
@@ -156,7 +158,7 @@ def serve(
 
 @click.group("users")
 def users() -> None:
-    """Accounts of the web UI (investigator, custodian, admin)."""
+    """Accounts of the web UI (investigator, analyst, custodian, admin)."""
 
 
 def _password(stdin: bool, generate: bool) -> tuple[str, bool]:
@@ -189,7 +191,7 @@ def _with_password_options(function: F) -> F:
 @click.argument("username")
 @click.option(
     "--role",
-    type=click.Choice(["investigator", "custodian", "admin"]),
+    type=click.Choice(ROLE_NAMES),
     default="investigator",
     show_default=True,
 )
@@ -233,7 +235,7 @@ def users_passwd(username: str, password_stdin: bool, generate_password: bool) -
 
 @users.command("role")
 @click.argument("username")
-@click.argument("role", type=click.Choice(["investigator", "custodian", "admin"]))
+@click.argument("role", type=click.Choice(ROLE_NAMES))
 def users_role(username: str, role: str) -> None:
     """Change an account's role."""
     with account_errors():

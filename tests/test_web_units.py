@@ -64,10 +64,17 @@ def test_sessions_end_on_logout_password_change_disable_and_expiry(accounts: Acc
     assert accounts.session(token) is None
 
 
-def test_roles_include_the_ones_before() -> None:
-    assert Role.ADMIN.allows(Role.CUSTODIAN) and Role.ADMIN.allows(Role.INVESTIGATOR)
-    assert Role.CUSTODIAN.allows(Role.INVESTIGATOR) and not Role.CUSTODIAN.allows(Role.ADMIN)
-    assert not Role.INVESTIGATOR.allows(Role.CUSTODIAN)
+@pytest.mark.parametrize(
+    ("role", "allowed"),
+    [
+        (Role.INVESTIGATOR, {Role.INVESTIGATOR}),
+        (Role.ANALYST, {Role.INVESTIGATOR, Role.ANALYST}),
+        (Role.CUSTODIAN, {Role.INVESTIGATOR, Role.ANALYST, Role.CUSTODIAN}),
+        (Role.ADMIN, set(Role)),
+    ],
+)
+def test_roles_include_the_ones_before(role: Role, allowed: set[Role]) -> None:
+    assert {needed for needed in Role if role.allows(needed)} == allowed
 
 
 def test_login_throttle_counts_attempts_in_a_sliding_window(tmp_path: Path) -> None:

@@ -47,6 +47,7 @@ class Role(StrEnum):
     """What an account may do; each role includes the ones before it."""
 
     INVESTIGATOR = "investigator"  # search, read, watch, download evidence
+    ANALYST = "analyst"  # also ask for URLs to be captured now (the "Archive a URL" page)
     CUSTODIAN = "custodian"  # also export packages and audit fixity
     ADMIN = "admin"  # also manage accounts
 

@@ -19,7 +19,15 @@ MIN_PASSWORD_SCORE = 3
 # first 72 characters, which is stricter, never laxer.
 ESTIMATED_LENGTH = 72
 # Words an attacker tries first against this service, besides the account's own name.
-SERVICE_WORDS = ("osint", "archive", "osint-archive", "investigator", "custodian", "admin")
+SERVICE_WORDS = (
+    "osint",
+    "archive",
+    "osint-archive",
+    "investigator",
+    "analyst",
+    "custodian",
+    "admin",
+)
 # zxcvbn keeps the user inputs of a call in a module-level dictionary: two calls at once (two
 # web requests) would score against each other's usernames.
 _ESTIMATOR_LOCK = threading.Lock()

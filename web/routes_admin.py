@@ -5,15 +5,18 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from web.accounts import AccountError, parse_role
+from web.accounts import AccountError, Role, parse_role
 from web.pages import Admin, check_csrf, render, state_of
 
 router = APIRouter()
+ROLES = [role.value for role in Role]  # in rank order: each includes the ones before
 
 
 @router.get("/admin/users")
 def users_page(request: Request, viewer: Admin) -> Response:
-    return render(request, "users.html", viewer, users=state_of(request).accounts.users())
+    return render(
+        request, "users.html", viewer, users=state_of(request).accounts.users(), roles=ROLES
+    )
 
 
 @router.post("/admin/users")
@@ -27,5 +30,7 @@ async def add_user(request: Request, viewer: Admin) -> Response:
             str(form.get("password", "")),
         )
     except AccountError as err:
-        return render(request, "users.html", viewer, 400, users=accounts.users(), error=str(err))
+        return render(
+            request, "users.html", viewer, 400, users=accounts.users(), roles=ROLES, error=str(err)
+        )
     return RedirectResponse("/admin/users", 303)
