@@ -1,4 +1,5 @@
-"""The web application: routes, security headers, error pages, the catalogue refresher."""
+"""The web application: routes, security headers, error pages, the catalogue refresher and
+the capture worker."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from archive.store import ObjectNotFoundError
 from web import (
     routes_admin,
+    routes_archive,
     routes_auth,
     routes_capture,
     routes_player,
@@ -30,6 +32,7 @@ from web import (
     routes_search,
 )
 from web.capture_page import CaptureDamagedError
+from web.capture_worker import CaptureWorker
 from web.config import WebSettings
 from web.pages import ForbiddenError, LoginRequiredError, NotFoundError, render
 from web.state import AppState
@@ -168,8 +171,15 @@ def create_app(settings: WebSettings, state: AppState | None = None) -> FastAPI:
             target=_refresh_catalog_forever, args=(state, stop), daemon=True
         )
         refresher.start()
+        # With Airflow as the scheduler its DAG captures what the form asks for.
+        worker = None
+        if settings.airflow is None:
+            worker = CaptureWorker(state.jobs, settings.archive, on_captured=state.catalog.refresh)
+            worker.start()
         yield
         stop.set()
+        if worker is not None:
+            worker.stop()
 
     app = _App(
         title="osint-archive",
@@ -186,6 +196,7 @@ def create_app(settings: WebSettings, state: AppState | None = None) -> FastAPI:
         routes_capture,
         routes_player,
         routes_replay,
+        routes_archive,
         routes_admin,
     ):
         app.include_router(module.router)

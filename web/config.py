@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from osint_archive.settings import Settings, SettingsError
+from web.airflow_runs import AirflowApi
 
 
 def _number(environ: Mapping[str, str], name: str, default: float, minimum: float) -> float:
@@ -66,6 +67,9 @@ class WebSettings:
     catalog_refresh_seconds: float = 60.0
     login_hashes: int = 2  # password hashes at once per server process (64 MiB each)
     allowed_hosts: tuple[str, ...] = LOCAL_HOSTS  # pages and links never trust other Hosts
+    # When Airflow is the scheduler, "Archive a URL" triggers its capture_urls DAG instead of
+    # the server's own queue.
+    airflow: AirflowApi | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> WebSettings:
@@ -75,8 +79,9 @@ class WebSettings:
         chain in full on every view), ``OSINT_ARCHIVE_WEB_CATALOG_REFRESH_SECONDS`` (60) and
         ``OSINT_ARCHIVE_WEB_LOGIN_HASHES`` (2 password checks at once per server process; more
         are answered 429), ``OSINT_ARCHIVE_WEB_ALLOWED_HOSTS`` (host names besides the local
-        ones; requests naming any other get 400). The server itself also reads
-        ``OSINT_ARCHIVE_WEB_HEADER_TIMEOUT_SECONDS`` (``header_timeout_of``)."""
+        ones; requests naming any other get 400), ``OSINT_ARCHIVE_AIRFLOW_API_URL`` with
+        ``OSINT_ARCHIVE_AIRFLOW_USER`` and ``_PASSWORD`` (``web.airflow_runs``). The server
+        itself also reads ``OSINT_ARCHIVE_WEB_HEADER_TIMEOUT_SECONDS`` (``header_timeout_of``)."""
         return cls(
             archive=Settings.from_env(environ),
             session_hours=_number(environ, "OSINT_ARCHIVE_WEB_SESSION_HOURS", 12.0, 0.01),
@@ -92,6 +97,7 @@ class WebSettings:
             ),
             login_hashes=int(_number(environ, "OSINT_ARCHIVE_WEB_LOGIN_HASHES", 2, 1)),
             allowed_hosts=allowed_hosts_of(environ),
+            airflow=AirflowApi.from_env(environ),
         )
 
     @property

@@ -71,6 +71,11 @@ class Viewer:
     def role(self) -> Role:
         return self.session.user.role
 
+    @property
+    def may_request_captures(self) -> bool:
+        """Whether the "Archive a URL" page is open to this user (analysts and above)."""
+        return self.role.allows(Role.ANALYST)
+
     def t(self, key: str, **values: object) -> str:
         return translate(self.lang, key, **values)
 
@@ -89,6 +94,13 @@ def current_viewer(request: Request) -> Viewer:
 
 def investigator(request: Request) -> Viewer:
     return current_viewer(request)
+
+
+def analyst(request: Request) -> Viewer:
+    viewer = current_viewer(request)
+    if not viewer.may_request_captures:
+        raise ForbiddenError
+    return viewer
 
 
 def custodian(request: Request) -> Viewer:
@@ -151,5 +163,6 @@ def render(
 
 
 Investigator = Annotated[Viewer, Depends(investigator)]
+Analyst = Annotated[Viewer, Depends(analyst)]
 Custodian = Annotated[Viewer, Depends(custodian)]
 Admin = Annotated[Viewer, Depends(admin)]

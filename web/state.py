@@ -1,4 +1,5 @@
-"""What every request of the web UI shares: the archive, the index, accounts, the catalogue."""
+"""What every request of the web UI shares: the archive, the index, accounts, the catalogue,
+the queue of capture jobs."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 from archive.store import ObjectStore
 from index.backend import SearchBackend
 from web.accounts import Accounts
+from web.capture_queue import CaptureQueue
 from web.catalog import CaptureCatalog
 from web.config import WebSettings
 from web.custody_view import CustodyView
@@ -73,6 +75,7 @@ class AppState:
     warcs: WarcReader
     throttle: LoginThrottle
     accesses: SessionAccesses
+    jobs: CaptureQueue
     index: IndexConnections
     replay_key: bytes
     search_slots: threading.BoundedSemaphore = field(
@@ -98,6 +101,7 @@ class AppState:
                 settings.login_window_seconds,
             ),
             accesses=SessionAccesses(settings.directory / "accounts.sqlite"),
+            jobs=CaptureQueue(settings.directory / "capture_jobs.sqlite"),
             index=IndexConnections(settings),
             replay_key=replay_key(settings.directory / "replay.key"),
             login_slots=threading.BoundedSemaphore(settings.login_hashes),
