@@ -124,6 +124,37 @@ def custody_of(
 
 
 @dataclass(frozen=True)
+class Requested:
+    """One ``requested`` custody event of a capture: who asked for it, through what, why."""
+
+    user: str
+    via: str  # cli, web or airflow
+    note: str
+    at: str
+
+
+def requests_of(events: list[dict[str, Any]], capture_id: str) -> list[Requested]:
+    """The requests answered by this capture, oldest first: the one that made it, and any
+    later one answered with it within the reuse window."""
+    found = []
+    for event in events:
+        details = event.get("details")
+        if event.get("type") != "requested" or not isinstance(details, dict):
+            continue
+        if details.get("capture_id") != capture_id:
+            continue
+        found.append(
+            Requested(
+                str(details.get("requested_by", "")),
+                str(details.get("via", "")),
+                str(details.get("note", "")),
+                str(event.get("at", "")),
+            )
+        )
+    return found
+
+
+@dataclass(frozen=True)
 class DiffLine:
     kind: str  # "add", "remove", "context", "hunk"
     text: str

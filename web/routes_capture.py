@@ -26,6 +26,7 @@ from web.capture_page import (
     hash_rows,
     load_capture,
     read_text,
+    requests_of,
     text_diff,
     transcripts_of,
 )
@@ -130,6 +131,7 @@ def capture_page(request: Request, capture_id: str, viewer: Investigator) -> Res
         hashes=hash_rows(capture),
         chain=chain,
         events=events,
+        requested=requests_of(events, m.capture_id),
         accesses=accesses,
         text=read_text(state.store, m),
         versions=state.catalog.versions(m.requested_url),
