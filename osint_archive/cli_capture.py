@@ -20,13 +20,13 @@ from osint_archive.adhoc import (
     UrlList,
     UrlListError,
     capture_urls,
+    configured_operator,
     read_url_list,
 )
 from osint_archive.adhoc.records import REQUESTED_KINDS, RequestedKind
 from osint_archive.adhoc.url_lists import BadLine, normalised_key, parse_url_list
 from osint_archive.cli_common import EXIT_FAILED, EXIT_USAGE, err_console, load_settings
 from osint_archive.settings import SettingsError
-from osint_archive.sources import SourcesConfigError, load_sources
 from osint_archive.terminal_text import safe_for_terminal
 
 STATUS_STYLE = {"captured": "green", "existing": "cyan", "failed": "red"}
@@ -57,15 +57,6 @@ def _print_result(console: Console, result: CaptureResult) -> None:
     console.print(safe_for_terminal(f"{where}{result.url}"), markup=False, highlight=False)
     for line in ([result.reason] if result.reason else []) + result.notes:
         console.print("  " + safe_for_terminal(line), markup=False, highlight=False, style="dim")
-
-
-def _operator() -> str:
-    """The operator named in the sources file, when there is one that loads."""
-    settings = load_settings()
-    try:
-        return load_sources(settings.config_path).operator if settings.config_path.exists() else ""
-    except SourcesConfigError:
-        return ""
 
 
 @click.command("capture")
@@ -137,7 +128,7 @@ def capture(
                     settings,
                     wanted.requests,
                     options,
-                    _operator(),
+                    configured_operator(settings),
                     on_result=lambda _: progress.advance(task),
                 )
             )

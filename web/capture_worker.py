@@ -17,22 +17,11 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from osint_archive.adhoc import CaptureOptions, CaptureResult, capture_urls
+from osint_archive.adhoc import CaptureOptions, CaptureResult, capture_urls, configured_operator
 from osint_archive.settings import Settings
-from osint_archive.sources import SourcesConfigError, load_sources
 from web.capture_queue import CaptureJob, CaptureQueue
 
 log = logging.getLogger(__name__)
-
-
-def configured_operator(settings: Settings) -> str:
-    """The operator the sources file names (as ``osint-archive capture`` records), or ""."""
-    try:
-        if settings.config_path.exists():
-            return load_sources(settings.config_path).operator
-    except SourcesConfigError:
-        pass
-    return ""
 
 
 class CaptureWorker:

@@ -16,7 +16,7 @@ from osint_archive.adhoc.records import (
     CaptureRequest,
     CaptureResult,
 )
-from osint_archive.adhoc.runner import capture_urls
+from osint_archive.adhoc.runner import capture_urls, configured_operator
 from osint_archive.adhoc.url_lists import UrlList, UrlListError, read_url_list
 
 __all__ = [
@@ -27,5 +27,6 @@ __all__ = [
     "UrlList",
     "UrlListError",
     "capture_urls",
+    "configured_operator",
     "read_url_list",
 ]

@@ -55,7 +55,7 @@ from osint_archive.pipeline import (
     transcribe_captured,
 )
 from osint_archive.settings import Settings, SettingsError
-from osint_archive.sources import Source
+from osint_archive.sources import Source, SourcesConfigError, load_sources
 
 if TYPE_CHECKING:
     from osint_archive.transcribe_stage import TranscribeProgress
@@ -108,6 +108,16 @@ def _seconds(env: dict[str, str], name: str, default: float, positive: bool = Fa
         least = "more than 0" if positive else "0 or more"
         raise SettingsError(f"{name} must be a number of seconds, {least}, not {raw!r}")
     return value
+
+
+def configured_operator(settings: Settings) -> str:
+    """The operator the sources file names (recorded in every WARC and manifest), or ""."""
+    try:
+        if settings.config_path.exists():
+            return load_sources(settings.config_path).operator
+    except SourcesConfigError:
+        pass  # `sources validate` reports the file; a capture now must not wait for it
+    return ""
 
 
 def adhoc_source(url: str, choice: KindChoice, adhoc: AdhocSettings) -> Source:
@@ -331,7 +341,9 @@ async def _capture_planned(
                 source = adhoc_source(request.url, choice, batch.adhoc)
                 if choice.browser and browser is None:
                     reason = browser_error or "the browser did not start"
-                    done(position, CaptureResult(request.url, "failed", None, "browser", reason))
+                    failed = CaptureResult(request.url, "failed", None, "browser", reason)
+                    failed.line, failed.note = request.line, request.note
+                    done(position, failed)
                     return
                 lane = lane_of(normalised_key(request.url))
                 run_id = options.run_ids.get(request.url)
