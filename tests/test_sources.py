@@ -528,9 +528,18 @@ def test_kind_specific_mistakes_are_reported_with_their_field(tmp_path: Path) ->
             kind: telegram
             url: https://mirror.example/s/viasna96
             schedule: "@hourly"
+          - id: one-post
+            kind: telegram
+            url: https://t.me/viasna96/1234
+            schedule: "@once"
+          - id: not-a-post
+            kind: telegram
+            url: https://t.me/viasna96/photo/1
+            schedule: "@once"
         """,
     )
     messages = [str(p) for p in problems(path)]
-    assert len(messages) == 2
+    assert len(messages) == 3
     assert "sources[0]" in messages[0] and "https://t.me/s/<channel>" in messages[0]
     assert "sources[1]" in messages[1] and "browser: only web sources" in messages[1]
+    assert "sources[4]" in messages[2] and "https://t.me/<channel>/<id>" in messages[2]
