@@ -62,7 +62,7 @@ def write_sources(path: Path, entries: str) -> Path:
 
 def expected_dag_ids(config: Path) -> set[str]:
     ids = {"crawl_" + s.id.replace("-", "_") for s in load_sources(config).sources}
-    return ids | {"transcribe", "index", "audit"}
+    return ids | {"transcribe", "index", "audit", "capture_urls"}
 
 
 # --- loading ---------------------------------------------------------------------------------
@@ -130,7 +130,7 @@ def test_bad_sources_file_is_an_import_error_naming_the_file_and_field(
     assert list(errors) == ["crawl_sources.py"]
     assert f"{config}:10: sources[1].schedule" in errors["crawl_sources.py"]
     assert "every tuesday" in errors["crawl_sources.py"]
-    assert {"transcribe", "index", "audit"} <= set(bag.dag_ids)
+    assert {"transcribe", "index", "audit", "capture_urls"} <= set(bag.dag_ids)
 
 
 def test_dag_folder_parses_within_two_seconds_for_200_sources(tmp_path: Path) -> None:
@@ -167,7 +167,7 @@ def test_dag_folder_parses_within_two_seconds_for_200_sources(tmp_path: Path) ->
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     print(f"DAG folder with 200 sources parsed in {result['seconds']:.2f} s")
-    assert result["errors"] == [] and result["dags"] == 203
+    assert result["errors"] == [] and result["dags"] == 204
     assert result["seconds"] <= 2.0
 
 

@@ -7,26 +7,28 @@ and each task imports the pipeline when it runs.
 - ``transcribe``: on ``CAPTURES``; one task per media file; publishes ``TRANSCRIPTS``.
 - ``index``: on ``CAPTURES`` or ``TRANSCRIPTS``; indexes what those runs stored.
 - ``audit``: weekly fixity audit.
+- ``capture_urls``: triggered with URLs in its conf; one task per URL (on-demand captures).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import textwrap
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
-from airflow.sdk import DAG, Asset, task
+from airflow.sdk import DAG, Asset, AssetAlias, TriggerRule, task
 from airflow.sdk.definitions.callback import AsyncCallback
 from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
 from osint_archive.scheduling.failures import PermanentFailure, TransientFailure
 from osint_archive.scheduling.health import schedule_interval
-from osint_archive.scheduling.pools import SPEECH_POOL, crawl_pool
+from osint_archive.scheduling.pools import BROWSER_POOL, SPEECH_POOL, crawl_pool
 from osint_archive.scheduling.runs import RunRef
 from osint_archive.settings import Settings
 from osint_archive.sources import Source, SourcesConfig, load_sources
@@ -36,6 +38,8 @@ START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 
 CAPTURES = Asset(name="osint_archive_captures", uri="osint-archive://archive/captures")
 TRANSCRIPTS = Asset(name="osint_archive_transcripts", uri="osint-archive://archive/transcripts")
+# On-demand captures publish CAPTURES events through an alias: only those holding media do.
+ADHOC_CAPTURES = AssetAlias(name="osint_archive_adhoc_captures")
 
 # Below Airflow's [core] max_map_length (1024): a longer list of media is batched instead.
 MAX_MAPPED_TASKS = 1000
@@ -185,6 +189,83 @@ def audit_fixity() -> dict[str, object]:
     return audit(task_settings())
 
 
+def requester(dag_run: Any) -> str:
+    """On whose behalf a capture run was triggered when its conf does not say: the user who
+    triggered it."""
+    return getattr(dag_run, "triggering_user_name", None) or "airflow"
+
+
+@task(task_id="validate_conf")
+@scheduler_failures
+def validate_conf(*, dag_run: Any = None) -> list[dict[str, str]]:
+    """Check the run's conf; every URL gets its archive run id. A bad conf fails the run."""
+    from airflow.sdk.configuration import conf
+
+    from osint_archive.scheduling.adhoc import MAX_URLS, read_conf
+
+    plan = read_conf(
+        dag_run.conf,
+        dag_run.run_id,
+        dag_run.run_after,
+        default_requester=requester(dag_run),
+        max_urls=min(MAX_URLS, conf.getint("core", "max_map_length", fallback=1024)),
+    )
+    print(f"{len(plan.targets)} URL(s) to capture, {plan.options}")
+    for url in plan.repeats:
+        print(f"listed more than once, captured once: {url}")
+    return [dataclasses.asdict(t) for t in plan.targets]
+
+
+@task(
+    task_id="capture_url",
+    pool=BROWSER_POOL,  # `auto` renders in Chromium; one pool bounds ad-hoc load on the cluster
+    outlets=[ADHOC_CAPTURES],
+    map_index_template="{{ task.op_kwargs['target']['url'] | truncate(200) }}",
+)
+@scheduler_failures
+def capture_url(
+    target: dict[str, str], *, dag_run: Any = None, outlet_events: Any = None
+) -> dict[str, Any]:
+    """Capture one URL; its result as ``osint-archive capture --json`` gives it, with the run."""
+    from osint_archive.adhoc import configured_operator
+    from osint_archive.scheduling.adhoc import UrlTarget, capture_one, read_options
+
+    settings = task_settings()
+    options = read_options(dag_run.conf, requester(dag_run))
+    done = capture_one(
+        settings, UrlTarget(**target), options, dag_run.run_id, configured_operator(settings)
+    )
+    print(f"{done.result['status']}: {done.result['url']} {done.result['reason']}".rstrip())
+    if done.media_run is not None:
+        outlet_events[ADHOC_CAPTURES].add(CAPTURES, extra=done.media_run.as_dict())
+    return done.result
+
+
+@task(task_id="summary", trigger_rule=TriggerRule.ALL_DONE)
+@scheduler_failures
+def capture_summary(targets: list[dict[str, str]] | None, *, dag_run: Any = None) -> dict[str, Any]:
+    """What came of every URL of the run: captured, existing, failed (with the reason)."""
+    from osint_archive.scheduling.adhoc import UrlTarget, summarise
+
+    if targets is None:
+        raise AirflowSkipException("no URLs to list: validate_conf refused the run's conf")
+    summary = summarise(task_settings(), dag_run.run_id, [UrlTarget(**t) for t in targets])
+    for status in ("captured", "existing", "failed"):
+        for row in summary[status]:
+            print(f"{status:<8} {row['url']} {row.get('capture_id') or row['reason'] or ''}")
+    print(", ".join(f"{n} {status}" for status, n in summary["counts"].items()))
+    return summary
+
+
+@task(task_id="fail_run_if_any_failed", trigger_rule=TriggerRule.ONE_FAILED)
+def fail_run_if_any_failed() -> None:
+    """Fail the run when a URL's task failed (skipped when none did): Airflow judges a run by
+    its last tasks, and ``summary`` succeeds whatever became of the URLs."""
+    raise AirflowFailException(
+        "a URL was not captured, or the conf was refused: summary or validate_conf says why"
+    )
+
+
 # --- DAGs ----------------------------------------------------------------------------------
 
 
@@ -315,4 +396,59 @@ def audit_dag() -> DAG:
         default_args=default_args("preservation"),
     ) as dag:
         audit_fixity()
+    return dag
+
+
+# As for a crawl: the source's max_run_seconds (a one-page source's default), plus time to commit.
+ONE_PAGE_RUN = timedelta(seconds=Source.model_fields["max_run_seconds"].default)
+CAPTURE_URL_TIMEOUT = ONE_PAGE_RUN + timedelta(minutes=30)
+
+CAPTURE_URLS_DOC = """\
+### capture_urls
+
+Preserve given URLs now, as captures of the built-in `adhoc` source (what
+`osint-archive capture` does), one mapped `capture_url` task per URL. Triggered, never
+scheduled: with ▶ and a configuration, through the REST API, or
+
+```
+airflow dags trigger capture_urls --conf '{"urls": ["https://example.org/a"],
+  "note": "statement before it is taken down", "kind": "auto", "requested_by": "alice",
+  "force": false}'
+```
+
+| conf key | meaning | default |
+|---|---|---|
+| `urls` | the URLs, a list (at most 10,000, and Airflow's `[core] max_map_length`) | required |
+| `note` | why they are preserved (kept in the custody log) | none |
+| `kind` | `auto`, `web`, `browser`, `telegram` or `video` | `auto` |
+| `requested_by` | on whose behalf (kept in the custody log) | the triggering user |
+| `force` | capture again even if captured within the reuse window | `false` |
+
+`validate_conf` refuses a bad conf (the run fails at once, naming every problem). A URL that
+cannot be captured fails its own task only; a network error or an HTTP 429/5xx answer is
+retried with backoff in an archive run of its own (the answer kept as evidence); a 404 is
+captured, as evidence of the 404. Each task's XCom is its result (`url`, `status`,
+`capture_id`, `kind`, `reason`, …); `summary` lists what was captured, already existing
+or failed, and `fail_run_if_any_failed` fails the run when a URL failed. Retries and re-runs
+of a run never capture a URL twice. More in `docs/capturing-urls.md` ("From Airflow").
+"""
+
+
+def capture_urls_dag() -> DAG:
+    """The on-demand capture DAG: triggered with URLs in its conf, one task per URL."""
+    with DAG(
+        dag_id="capture_urls",
+        description="on-demand captures of the URLs given in the run's conf",
+        schedule=None,
+        start_date=START_DATE,
+        catchup=False,
+        tags=["capture", "adhoc"],
+        doc_md=CAPTURE_URLS_DOC,
+        default_args=default_args(),
+    ) as dag:
+        targets = validate_conf()
+        captured = capture_url.override(execution_timeout=CAPTURE_URL_TIMEOUT).expand(
+            target=targets
+        )
+        captured >> [capture_summary(cast(Any, targets)), fail_run_if_any_failed()]
     return dag
