@@ -181,7 +181,7 @@ def test_a_task_lost_after_its_capture_finished_does_not_fetch_again(
     ("path", "error", "reason"),
     [
         ("ftp://example.org/file", PermanentFailure, "scheme must be http or https"),
-        ("/loop/a", TransientFailure, "redirect loop"),  # no retryable flag in the result yet
+        ("/loop/a", PermanentFailure, "redirect loop"),  # a loop stays a loop: not retried
     ],
 )
 def test_a_url_that_cannot_be_captured_fails_with_its_reason(

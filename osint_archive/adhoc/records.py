@@ -54,6 +54,8 @@ class CaptureResult:
     line: int | None = None
     note: str = ""
     notes: list[str] = field(default_factory=list)  # e.g. "plain capture: no browser"
+    # A failure that may pass if tried again later (a network error, HTTP 429 or 5xx).
+    retryable: bool = False
 
     def to_json(self) -> dict[str, object]:
         """The ``--json`` object: the contract's ``url, status, capture_id, kind, reason``,
@@ -67,4 +69,5 @@ class CaptureResult:
             "http_status": self.http_status,
             "line": self.line,
             "notes": list(self.notes),
+            "retryable": self.retryable,
         }

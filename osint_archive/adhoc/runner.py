@@ -17,11 +17,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
+from urllib.parse import urlsplit, urlunsplit
 
+from archive.capture_writer import capture_id_for
 from archive.custody import CustodyEvent, CustodyLog
-from archive.manifest import CaptureManifest
-from archive.store import ObjectStore
+from archive.keys import manifest_key
+from archive.manifest import CaptureManifest, read_manifest
+from archive.store import ObjectNotFoundError, ObjectStore
 from collectors.politeness import HostGates
+from collectors.telegram_post import post_link
 from osint_archive.adhoc.kinds import (
     KindChoice,
     KindError,
@@ -50,7 +54,6 @@ from osint_archive.pipeline import (
     SourceRunner,
     anchor_custody_heads,
     load_journal,
-    run_manifests,
     start_browser,
     transcribe_captured,
 )
@@ -163,15 +166,27 @@ def _requested_event(
     )
 
 
-def _pick_capture(
-    manifests: Sequence[CaptureManifest], choice: KindChoice, url: str
+def _find_capture(
+    store: ObjectStore, run_id: str, choice: KindChoice, url: str
 ) -> CaptureManifest | None:
-    """The capture that answers the request: the post, or the page at the requested URL."""
+    """The capture that answers the request in its run: the post, or the page at the URL.
+
+    Capture ids are deterministic (source, run, URL), so the manifest is read by its key
+    instead of listing the day's captures, which would cost a long list O(n²) reads."""
+    candidates = [url, normalised_key(url)]
     if choice.kind == "telegram":
-        return next((m for m in manifests if m.post is not None), None)
-    wanted = {url, normalised_key(url)}
-    seeds = [m for m in manifests if m.depth == 0 and not m.requested_url.endswith("/robots.txt")]
-    return next((m for m in seeds if m.requested_url in wanted), seeds[0] if seeds else None)
+        link = post_link(url)
+        parts = urlsplit(url)
+        if link is not None:  # a post's capture is named by its permalink
+            candidates = [urlunsplit((parts.scheme, parts.netloc, f"/{link[0]}/{link[1]}", "", ""))]
+    day = datetime.strptime(run_id[:8], "%Y%m%d")
+    for candidate in dict.fromkeys(candidates):
+        key = manifest_key(ADHOC_SOURCE_ID, day, capture_id_for(ADHOC_SOURCE_ID, run_id, candidate))
+        try:
+            return read_manifest(store, key)
+        except ObjectNotFoundError:
+            continue
+    return None
 
 
 class BatchCapture:
@@ -234,11 +249,12 @@ class BatchCapture:
         result.note = request.note
         result.notes += [choice.note] if choice.note else []
         result.notes += outcome.notes
-        manifests = run_manifests(self.store, ADHOC_SOURCE_ID, outcome.run_id)
-        capture = _pick_capture(manifests, choice, request.url) if outcome.run_id else None
+        run_id = outcome.run_id
+        capture = _find_capture(self.store, run_id, choice, request.url) if run_id else None
         if capture is None:
             failure = next(iter(outcome.failures), None)
             result.reason = outcome.error or (failure.reason if failure else "nothing captured")
+            result.retryable = outcome.retryable
             return result
         result.status, result.capture_id = "captured", capture.capture_id
         result.http_status = capture.status
@@ -343,6 +359,7 @@ async def _capture_planned(
                     reason = browser_error or "the browser did not start"
                     failed = CaptureResult(request.url, "failed", None, "browser", reason)
                     failed.line, failed.note = request.line, request.note
+                    failed.retryable = True  # a browser that would not start may start later
                     done(position, failed)
                     return
                 lane = lane_of(normalised_key(request.url))

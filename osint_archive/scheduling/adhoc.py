@@ -206,16 +206,12 @@ def verdict_of(result: CaptureResult) -> Verdict:
     """Whether the URL is done, may succeed later, or will not.
 
     An answer that may pass (HTTP 408/425/429/5xx) is retried although it is kept as evidence;
-    a 404 is evidence of the 404 and done. A failure before any collector ran (a bad URL, a
-    kind that cannot take it) will not pass; one after may (a network error): ``CaptureResult``
-    does not say which, so it is retried, unless it carries a ``retryable`` flag."""
+    a 404 is evidence of the 404 and done; a failure says itself whether it may pass (a
+    network error) or not (a bad URL, a refused target, a redirect loop)."""
     if result.status != "failed":
         transient = result.http_status is not None and is_transient_status(result.http_status)
         return "transient" if transient else "done"
-    retryable = getattr(result, "retryable", None)
-    if isinstance(retryable, bool):
-        return "transient" if retryable else "permanent"
-    return "transient" if result.kind else "permanent"
+    return "transient" if result.retryable else "permanent"
 
 
 def _run_status(store: ObjectStore, url: str, run_id: str) -> str | None:
