@@ -122,6 +122,8 @@ def test_a_conf_becomes_one_target_per_url_with_a_run_id_of_its_own() -> None:
     assert read_conf(conf, "manual__1", WHEN).targets == plan.targets
     assert read_conf(conf, "manual__2", WHEN).targets[0].run_id != plan.targets[0].run_id
     assert read_conf({**conf, "requested_by": "alice"}, "m", WHEN).options.requested_by == "alice"
+    named = read_conf({**conf, "requested_by": "alice"}, "m", WHEN, "web-ui").options
+    assert named.requested_by == "alice (triggered by web-ui)"
 
 
 def test_run_ids_stay_distinct_among_thousands_of_urls() -> None:
@@ -265,9 +267,10 @@ def test_dag_captures_each_url_in_its_own_task_and_a_rerun_captures_nothing_twic
         for e in CustodyLog(task_settings().open_store(), "adhoc").events()
         if e["type"] == "requested"
     ]
+    # The conf names alice; the account that triggered the run (dag.test's) is kept too.
     assert {(r["url"], r["requested_by"], r["via"]) for r in requested} == {
-        (page, "alice", "airflow"),
-        (missing, "alice", "airflow"),
+        (page, "alice (triggered by dag_test)", "airflow"),
+        (missing, "alice (triggered by dag_test)", "airflow"),
     }
     assert asset_event_extras("capture_urls") == events_before  # no media: nothing to transcribe
 

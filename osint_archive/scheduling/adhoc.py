@@ -153,10 +153,17 @@ def read_conf(
 def read_options(conf: Mapping[str, Any], default_requester: str = "airflow") -> RunOptions:
     """The options of a conf that ``read_conf`` accepted (each task reads them from the conf:
     Airflow maps over a task's whole result only, and that is the list of URLs)."""
+    named = conf.get("requested_by") or ""
+    # Whoever may trigger a run may name anyone: the account that triggered it is kept too.
+    requested_by = (
+        f"{named} (triggered by {default_requester})"
+        if named and default_requester not in (named, "airflow")
+        else named or default_requester
+    )
     return RunOptions(
         note=conf.get("note", ""),
         kind=conf.get("kind", "auto"),
-        requested_by=conf.get("requested_by") or default_requester,
+        requested_by=requested_by,
         force=conf.get("force", False),
     )
 
