@@ -390,6 +390,27 @@ def silent_video_no_audio_mp4(media_cache_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def media_site_root(
+    tmp_path_factory: pytest.TempPathFactory,
+    speech_mp4_en: SpeechSample,
+    silent_video_no_audio_mp4: Path,
+    html_disguised_as_mp4: Path,
+    hls_rendition: Path,
+) -> Path:
+    """The media site's files (``tests.media_site.lay_out_media_site``), laid out once: serve
+    them with ``MediaSite(media_site_root)``; a test that adds files lays out its own."""
+    from tests.media_site import lay_out_media_site
+
+    return lay_out_media_site(
+        Path(tmp_path_factory.mktemp("media-site")),
+        clip=speech_mp4_en.path,
+        silent=silent_video_no_audio_mp4,
+        not_media=html_disguised_as_mp4,
+        hls_playlist=hls_rendition,
+    )
+
+
+@pytest.fixture(scope="session")
 def truncated_mp4(media_cache_dir: Path, speech_mp4_en: SpeechSample) -> Path:
     """The first 40 % of ``speech_mp4_en``."""
     return make_truncated_copy(speech_mp4_en.path, media_cache_dir / "truncated.mp4")

@@ -17,8 +17,7 @@ from tests.browser_site import JS_TEXT, BrowserTestSite
 from tests.cli_runs import BIN, REPO, cli_env, custody_events, run_cli, stored_manifests
 from tests.http_site import LocalHttpSite
 from tests.loopback_server import LoopbackSite
-from tests.media_fixtures import SpeechSample
-from tests.media_site import MediaSite, lay_out_media_site
+from tests.media_site import MediaSite
 from tests.telegram_site import TelegramImitation
 
 
@@ -27,23 +26,12 @@ def results_of(done: subprocess.CompletedProcess[str]) -> list[dict[str, object]
 
 
 def test_page_video_and_telegram_post_are_captured_found_and_attributed(
-    tmp_path: Path,
-    speech_mp4_en: SpeechSample,
-    silent_video_no_audio_mp4: Path,
-    html_disguised_as_mp4: Path,
-    hls_rendition: Path,
+    tmp_path: Path, media_site_root: Path
 ) -> None:
-    media_root = lay_out_media_site(
-        tmp_path / "media",
-        clip=speech_mp4_en.path,
-        silent=silent_video_no_audio_mp4,
-        not_media=html_disguised_as_mp4,
-        hls_playlist=hls_rendition,
-    )
     with (
         BrowserTestSite() as web,
         TelegramImitation() as telegram,
-        MediaSite(media_root) as media,
+        MediaSite(media_site_root) as media,
     ):
         telegram.add_channel("court", "Court watch", [f"Hearing {i} adjourned" for i in range(5)])
         post_url = f"{telegram.base_url}/court/3"
