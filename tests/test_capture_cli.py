@@ -8,7 +8,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ import pytest
 from tests.browser_site import JS_TEXT, BrowserTestSite
 from tests.cli_runs import BIN, REPO, cli_env, custody_events, run_cli, stored_manifests
 from tests.http_site import LocalHttpSite
-from tests.loopback_server import LoopbackSite
+from tests.loopback_server import LoopbackSite, QuietHandler
 from tests.media_site import MediaSite
 from tests.telegram_site import TelegramImitation
 
@@ -348,19 +348,11 @@ class SlowSite(LoopbackSite):
     def make_server(self) -> ThreadingHTTPServer:
         site = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 site.requests += 1
                 time.sleep(SLOW_SECONDS)
-                body = b"<html><head><meta charset='utf-8'><title>Slow</title></head>slow</html>"
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
+                self.send_body(200, b"<html><head><title>Slow</title></head>slow</html>")
 
         return ThreadingHTTPServer((self.host, 0), Handler)
 

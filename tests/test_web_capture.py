@@ -21,7 +21,7 @@ from markupsafe import escape
 
 from osint_archive.adhoc.url_lists import parse_url_list
 from tests.cli_runs import run_cli, unused_port
-from tests.loopback_server import LoopbackSite
+from tests.loopback_server import LoopbackSite, QuietHandler
 from tests.test_web_routes import csrf_of, log_in, make_client
 from web.accounts import Accounts, Role
 from web.capture_queue import MAX_ATTEMPTS, CaptureQueue
@@ -57,18 +57,11 @@ class ThreePageSite(LoopbackSite):
     def make_server(self) -> ThreadingHTTPServer:
         pages = self.PAGES
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 title = pages.get(self.path.split("?")[0])
                 body = f"<!doctype html><title>{title}</title><p>{title}.</p>".encode()
-                self.send_response(200 if title else 404)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
+                self.send_body(200 if title else 404, body)
 
         server = ThreadingHTTPServer((self.host, 0), Handler)
         server.daemon_threads = True
