@@ -19,8 +19,6 @@ from osint_archive.adhoc import (
     CaptureResult,
     UrlList,
     UrlListError,
-    capture_urls,
-    configured_operator,
     read_url_list,
 )
 from osint_archive.adhoc.records import REQUESTED_KINDS, RequestedKind
@@ -122,6 +120,8 @@ def capture(
     ) as progress:
         task = progress.add_task("capture", total=total)
         progress.advance(task, len(bad))
+        from osint_archive.adhoc.runner import capture_urls, configured_operator
+
         try:
             results = asyncio.run(
                 capture_urls(

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from archive.custody import CustodyLog
-from osint_archive.adhoc import CaptureOptions, CaptureRequest, capture_urls
+from osint_archive.adhoc import CaptureOptions, CaptureRequest
+from osint_archive.adhoc.runner import capture_urls
 from osint_archive.scheduling.adhoc import (
     RunOptions,
     UrlTarget,

@@ -17,7 +17,8 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from osint_archive.adhoc import CaptureOptions, CaptureResult, capture_urls, configured_operator
+from osint_archive.adhoc import CaptureOptions, CaptureResult
+from osint_archive.adhoc.runner import capture_urls, configured_operator
 from osint_archive.settings import Settings
 from web.capture_queue import CaptureJob, CaptureQueue
 

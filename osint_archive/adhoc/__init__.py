@@ -7,7 +7,9 @@ custody and enrichers as a scheduled source, as a capture of the built-in ``adho
 - ``url_lists``: reading a list file (text or CSV) into requests and problems;
 - ``kinds``: which collector a URL needs (``--kind auto``);
 - ``ledger``: what was captured ad hoc and when (the reuse window, resuming a list);
-- ``runner``: capturing a batch, side by side within each host's politeness limits.
+- ``runner``: capturing a batch, side by side within each host's politeness limits
+  (``from osint_archive.adhoc.runner import capture_urls``: it loads the collectors, so the
+  package itself stays light for the command line).
 """
 
 from osint_archive.adhoc.records import (
@@ -16,7 +18,6 @@ from osint_archive.adhoc.records import (
     CaptureRequest,
     CaptureResult,
 )
-from osint_archive.adhoc.runner import capture_urls, configured_operator
 from osint_archive.adhoc.url_lists import UrlList, UrlListError, read_url_list
 
 __all__ = [
@@ -26,7 +27,5 @@ __all__ = [
     "CaptureResult",
     "UrlList",
     "UrlListError",
-    "capture_urls",
-    "configured_operator",
     "read_url_list",
 ]

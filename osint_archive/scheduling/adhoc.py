@@ -29,10 +29,10 @@ from osint_archive.adhoc import (
     CaptureOptions,
     CaptureRequest,
     CaptureResult,
-    capture_urls,
 )
 from osint_archive.adhoc.ledger import lane_of, load_capture
 from osint_archive.adhoc.records import REQUESTED_KINDS, RequestedKind
+from osint_archive.adhoc.runner import capture_urls
 from osint_archive.adhoc.url_lists import normalised_key
 from osint_archive.pipeline import is_transient_status, load_journal, run_manifests
 from osint_archive.scheduling.failures import PermanentFailure, TransientFailure

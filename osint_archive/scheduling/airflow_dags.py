@@ -227,7 +227,7 @@ def capture_url(
     target: dict[str, str], *, dag_run: Any = None, outlet_events: Any = None
 ) -> dict[str, Any]:
     """Capture one URL; its result as ``osint-archive capture --json`` gives it, with the run."""
-    from osint_archive.adhoc import configured_operator
+    from osint_archive.adhoc.runner import configured_operator
     from osint_archive.scheduling.adhoc import UrlTarget, capture_one, read_options
 
     settings = task_settings()
