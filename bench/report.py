@@ -1,6 +1,6 @@
-"""Render the latest benchmark figures into README.md.
+"""Render the latest benchmark figures into README.md and the docs pages that show them.
 
-    python -m bench.report [--results bench/results] [--readme README.md]
+    python -m bench.report [--results bench/results] [--readme README.md] [--docs docs]
 
 Every ``bench/results/*.json`` holds one benchmark's latest figures in a shared shape::
 
@@ -13,6 +13,8 @@ Tables follow the pipeline's order (``ORDER``: collection, preservation, web UI)
 named there come after them, in name order. The Markdown tables replace the block between
 ``<!-- bench:start -->`` and ``<!-- bench:end -->`` in the README. Without a README or without
 the markers, the tables are printed and nothing is written; without results, nothing is done.
+A page under ``docs/`` shows one benchmark's table between ``<!-- bench:NAME:start -->`` and
+``<!-- bench:NAME:end -->`` (NAME: the result file's stem), regenerated the same way.
 """
 
 from __future__ import annotations
@@ -26,14 +28,16 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 MET_MARK = {True: "✅", False: "❌", None: ""}
-# Result file stems in the README's order: collectors first (web, browser, Telegram, video),
-# then speech recognition, language identification and search, then preservation (fixity
-# audit, export), and last the web UI that serves both (search and capture pages under load).
+# Result file stems in the README's order: collectors first (web, browser, Telegram, video)
+# and on-demand capture through them, then speech recognition, language identification and
+# search, then preservation (fixity audit, export), and last the web UI that serves both
+# (search and capture pages under load).
 ORDER = (
     "crawl",
     "browser",
     "telegram",
     "media",
+    "capture",
     "transcription",
     "language",
     "search",
@@ -82,10 +86,10 @@ def result_order(path: Path) -> tuple[int, str]:
     return (ORDER.index(path.stem) if path.stem in ORDER else len(ORDER), path.name)
 
 
-def load_results(results_dir: Path) -> list[dict[str, Any]]:
-    """Every result file, in ``result_order``; files that are not a results object are
-    skipped."""
-    results = []
+def load_results(results_dir: Path) -> dict[str, dict[str, Any]]:
+    """Every result file by stem (the NAME of a docs page's markers), in ``result_order``;
+    files that are not a results object are skipped."""
+    results = {}
     for path in sorted(results_dir.glob("*.json"), key=result_order):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -93,31 +97,53 @@ def load_results(results_dir: Path) -> list[dict[str, Any]]:
             print(f"skipping {path}: {error}", file=sys.stderr)
             continue
         if isinstance(data, dict) and isinstance(data.get("rows"), list):
-            results.append(data)
+            results[path.stem] = data
         else:
             print(f"skipping {path}: no 'rows' list", file=sys.stderr)
     return results
 
 
-def replace_block(readme_text: str, block: str) -> str | None:
-    """The README with the marked block replaced, or None when the markers are missing."""
-    start = readme_text.find(START)
-    end = readme_text.find(END, start + len(START)) if start >= 0 else -1
+def replace_block(
+    readme_text: str, block: str, start_marker: str = START, end_marker: str = END
+) -> str | None:
+    """The text with the marked block replaced, or None when the markers are missing."""
+    start = readme_text.find(start_marker)
+    end = readme_text.find(end_marker, start + len(start_marker)) if start >= 0 else -1
     if start < 0 or end < 0:
         return None
-    return readme_text[: start + len(START)] + "\n" + block + readme_text[end:]
+    return readme_text[: start + len(start_marker)] + "\n" + block + readme_text[end:]
+
+
+def update_docs(docs_dir: Path, results: dict[str, dict[str, Any]]) -> list[Path]:
+    """Regenerate every ``<!-- bench:NAME:start/end -->`` block in ``docs_dir/*.md``; the
+    pages changed."""
+    changed = []
+    for page in sorted(docs_dir.glob("*.md")):
+        text = page.read_text(encoding="utf-8")
+        updated = text
+        for name, result in results.items():
+            markers = f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
+            updated = replace_block(updated, render_result(result), *markers) or updated
+        if updated != text:
+            page.write_text(updated, encoding="utf-8")
+            changed.append(page)
+    return changed
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.report", description=__doc__)
     parser.add_argument("--results", type=Path, default=REPO / "bench" / "results")
     parser.add_argument("--readme", type=Path, default=REPO / "README.md")
+    parser.add_argument("--docs", type=Path, default=REPO / "docs")
     args = parser.parse_args(argv)
 
-    results = load_results(args.results)
+    named = load_results(args.results)
+    results = list(named.values())
     if not results:
         print(f"no results in {args.results}: run a benchmark first (README left as it is)")
         return 0
+    for page in update_docs(args.docs, named) if args.docs.is_dir() else []:
+        print(f"updated {page}")
     block = "\n".join(render_result(r) for r in results)
     readme_text = args.readme.read_text(encoding="utf-8") if args.readme.exists() else None
     updated = replace_block(readme_text, block) if readme_text is not None else None
