@@ -52,12 +52,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-## bench: every benchmark (crawl, browser, telegram, media, transcription, language, search, audit, export, web); updates the README tables
+## bench: every benchmark (crawl, browser, telegram, media, capture, transcription, language, search, audit, export, web); updates the README tables and docs/
 bench: $(STAMP) system-deps
 	$(BIN)/python -m bench.crawl
 	$(BIN)/python -m bench.browser
 	$(BIN)/python -m bench.telegram
 	$(BIN)/python -m bench.media
+	$(BIN)/python -m bench.capture
 	$(BIN)/python -m bench.transcription
 	$(BIN)/python -m bench.language
 	$(BIN)/python -m bench.search
