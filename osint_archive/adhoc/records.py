@@ -32,7 +32,9 @@ class CaptureOptions:
     via: Channel = "cli"
     kind: RequestedKind = "auto"
     force: bool = False  # capture again even within the reuse window
-    parallel: int = 4  # URLs in flight at once (each host's politeness still applies)
+    # URLs in flight at once; each host's politeness gate still spaces its own requests, so
+    # this only bounds how many hosts are served side by side (measured: bench/capture.py).
+    parallel: int = 8
     transcribe: bool = True  # run speech recognition on the media captured
     # Fixed run ids per URL (a scheduler's retry resumes its own capture of that URL).
     run_ids: dict[str, str] = field(default_factory=dict)
