@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +131,29 @@ def update_docs(docs_dir: Path, results: dict[str, dict[str, Any]]) -> list[Path
     return changed
 
 
+def pages_showing(docs_dir: Path, names: Iterable[str]) -> dict[str, Path]:
+    """The docs page that shows each named result between its markers (the first found)."""
+    pages: dict[str, Path] = {}
+    for page in sorted(docs_dir.glob("*.md")) if docs_dir.is_dir() else []:
+        text = page.read_text(encoding="utf-8")
+        for name in names:
+            if name not in pages and f"<!-- bench:{name}:start -->" in text:
+                pages[name] = page
+    return pages
+
+
+def readme_entry(result: dict[str, Any], page: Path | None, readme: Path) -> str:
+    """The README's part of one result: its table, or, when a docs page shows the table (the
+    manual lives in docs/; the README stays a front door), its heading and a link there."""
+    if page is None:
+        return render_result(result)
+    link = page.relative_to(readme.parent) if page.is_relative_to(readme.parent) else page
+    return (
+        f"### {result.get('title', 'Benchmark')}\n\n"
+        f"Measured {result.get('generated_at', '')}: the table is in [{link}]({link}).\n"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.report", description=__doc__)
     parser.add_argument("--results", type=Path, default=REPO / "bench" / "results")
@@ -144,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     for page in update_docs(args.docs, named) if args.docs.is_dir() else []:
         print(f"updated {page}")
-    block = "\n".join(render_result(r) for r in results)
+    shown = pages_showing(args.docs, named)
+    block = "\n".join(readme_entry(r, shown.get(n), args.readme) for n, r in named.items())
     readme_text = args.readme.read_text(encoding="utf-8") if args.readme.exists() else None
     updated = replace_block(readme_text, block) if readme_text is not None else None
     if updated is None:

@@ -35,4 +35,7 @@ def test_docs_page_shows_its_result_between_its_markers(tmp_path: Path) -> None:
     assert "| p50 | 0.9 s |  | ≤ 2× |" in text
     assert text.endswith("<!-- bench:capture:end -->\n\n## After\n")
     assert other.read_text(encoding="utf-8") == "# No markers\n"
-    assert "### Capture" in readme.read_text(encoding="utf-8")
+    # The README names the result and links the page instead of repeating the table.
+    front = readme.read_text(encoding="utf-8")
+    assert "### Capture" in front and "[docs/capturing.md](docs/capturing.md)" in front
+    assert "| p50 |" not in front
