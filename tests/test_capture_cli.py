@@ -45,6 +45,7 @@ def test_page_video_and_telegram_post_are_captured_found_and_attributed(
         assert [r["status"] for r in (page, video, post)] == ["captured"] * 3
         assert [r["kind"] for r in (page, video, post)] == ["browser", "video", "telegram"]
         assert all(r["capture_id"] and r["reason"] == "" for r in (page, video, post))
+        assert video["notes"] == [f"transcribed: {media.url('clip.mp4')}"]
 
         archive = home / "archive"
         manifests = {m["capture_id"]: m for m in stored_manifests(archive, "adhoc")}

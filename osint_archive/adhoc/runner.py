@@ -16,7 +16,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 from archive.capture_writer import capture_id_for
@@ -55,7 +55,6 @@ from osint_archive.pipeline import (
     anchor_custody_heads,
     load_journal,
     start_browser,
-    transcribe_captured,
 )
 from osint_archive.settings import Settings, SettingsError
 from osint_archive.sources import Source, SourcesConfigError, load_sources
@@ -189,6 +188,15 @@ def _find_capture(
     return None
 
 
+class Planned(NamedTuple):
+    """A request that needs a fetch: its place in the batch, its collector and source."""
+
+    position: int
+    request: CaptureRequest
+    choice: KindChoice
+    source: Source
+
+
 class BatchCapture:
     """One batch of requests: validated, reused or captured, then recorded."""
 
@@ -305,7 +313,7 @@ async def capture_urls(
         journal, resuming = open_list(batch.store, options.list_sha256)
     needs_browser = options.kind in ("auto", "browser")
     have_browser = needs_browser and browser_available()
-    planned: list[tuple[int, CaptureRequest, KindChoice]] = []
+    planned: list[Planned] = []
     for position, request in enumerate(requests):
         early = batch.early_result(request, journal, resuming)
         if early is not None:
@@ -313,14 +321,14 @@ async def capture_urls(
             continue
         try:
             choice = choose_kind(request.url, options.kind, batch.adhoc.telegram, have_browser)
-            adhoc_source(request.url, choice, batch.adhoc)  # what a source entry may not be
+            source = adhoc_source(request.url, choice, batch.adhoc)  # refuses what no source may be
         except (KindError, ValueError) as err:
             done(position, CaptureResult(request.url, "failed", reason=str(err), line=request.line))
             continue
-        planned.append((position, request, choice))
+        planned.append(Planned(position, request, choice, source))
     outcomes = await _capture_planned(batch, planned, done)
     if options.transcribe and settings.transcribe_in_run and outcomes:
-        _transcribe(settings, batch, outcomes, results, transcribe_progress)
+        _transcribe(settings, outcomes, results, transcribe_progress)
     if outcomes:
         noted = [len(o.notes) for o, _ in outcomes]
         anchor_custody_heads(settings, [o for o, _ in outcomes])  # a failure is a note
@@ -335,14 +343,14 @@ async def capture_urls(
 
 async def _capture_planned(
     batch: BatchCapture,
-    planned: Sequence[tuple[int, CaptureRequest, KindChoice]],
+    planned: Sequence[Planned],
     done: Callable[[int, CaptureResult], None],
 ) -> list[tuple[SourceOutcome, int]]:
     """Run the planned URLs side by side; (outcome, position) of each that ran."""
     if not planned:
         return []
     settings, options = batch.settings, batch.options
-    sources = [adhoc_source(r.url, c, batch.adhoc) for _, r, c in planned]
+    sources = [p.source for p in planned]
     outcomes: list[tuple[SourceOutcome, int]] = []
     index = settings.open_index()
     try:
@@ -353,8 +361,8 @@ async def _capture_planned(
             )
             slots = asyncio.Semaphore(max(1, options.parallel))
 
-            async def one(position: int, request: CaptureRequest, choice: KindChoice) -> None:
-                source = adhoc_source(request.url, choice, batch.adhoc)
+            async def one(plan: Planned) -> None:
+                position, request, choice, source = plan
                 if choice.browser and browser is None:
                     reason = browser_error or "the browser did not start"
                     failed = CaptureResult(request.url, "failed", None, "browser", reason)
@@ -389,7 +397,7 @@ async def _capture_planned(
                 outcomes.append((outcome, position))
                 done(position, result)
 
-            await asyncio.gather(*(one(p, r, c) for p, r, c in planned))
+            await asyncio.gather(*(one(plan) for plan in planned))
     finally:
         index.close()
     return outcomes
@@ -407,26 +415,38 @@ async def _run_once(
 
 def _transcribe(
     settings: Settings,
-    batch: BatchCapture,
     outcomes: Sequence[tuple[SourceOutcome, int]],
     results: Sequence[CaptureResult | None],
     progress: TranscribeProgress | None,
 ) -> None:
-    """Transcribe the batch's media; failures and transcripts become notes of their URL."""
-    with_media = [(o, p) for o, p in outcomes if o.media_captures]
-    if not with_media:
+    """Transcribe the batch's media with one model load; what became of each recording is a
+    note of the URL whose capture holds it. A missing model is a note, never a lost capture."""
+    from osint_archive.transcribe_stage import recognition_options, transcribe_jobs
+    from transcription.jobs import Transcriber, media_jobs
+    from transcription.model_files import ModelError
+
+    position_of = {m.capture_id: p for o, p in outcomes for m in o.media_captures}
+    jobs = media_jobs([m for o, _ in outcomes for m in o.media_captures])
+    if not jobs:
         return
-    source = Source.model_validate(
-        {"id": ADHOC_SOURCE_ID, "kind": "web", "url": "https://adhoc.invalid/", "schedule": None}
-    )
-    for outcome, position in with_media:
-        before = len(outcome.failures)
-        transcribe_captured(settings, [source], [outcome], progress)
-        result = results[position]
+    index = settings.open_index()
+    try:
+        transcriber = Transcriber(settings.open_store(), recognition_options(settings))
+        done = transcribe_jobs(transcriber, jobs, index, progress=progress)
+    except ModelError as err:
+        done = []
+        for job in jobs:
+            result = results[position_of[job.capture_id]]
+            if result is not None:
+                result.notes.append(f"not transcribed: {err}")
+    finally:
+        index.close()
+    for outcome in done:
+        result = results[position_of[outcome.job.capture_id]]
         if result is None:
             continue
-        if outcome.counts.get("transcripts"):
-            result.notes.append(f"{outcome.counts['transcripts']} recording(s) transcribed")
-        result.notes += [f"transcription failed: {f.reason}" for f in outcome.failures[before:]]
-        if outcome.error and outcome.error.startswith("transcription"):
-            result.notes.append(outcome.error)
+        if outcome.status == "transcribed":
+            result.notes.append(f"transcribed: {outcome.job.media.url}")
+        elif outcome.status == "failed":
+            media = outcome.job.media.url
+            result.notes.append(f"transcription failed for {media}: {outcome.reason}")
