@@ -23,6 +23,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from web.password_policy import password_problem
+from web.shared_database import open_shared_database
 
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 SCHEMA = """
@@ -112,17 +113,13 @@ class Accounts:
     """Users and their sessions; safe to share between the server's threads."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._hasher = PasswordHasher()  # argon2id with the library's current parameters
         # A valid hash to verify against when the user does not exist, so that a wrong
         # username takes as long as a wrong password.
         self._decoy_hash = self._hasher.hash(secrets.token_urlsafe(16))
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=10000")
-        self._db.executescript(SCHEMA)
+        self._db = open_shared_database(path, SCHEMA)
         path.chmod(0o600)
 
     @contextmanager

@@ -27,6 +27,7 @@ from typing import Literal, cast
 
 from osint_archive.adhoc.records import CaptureRequest, CaptureResult, RequestedKind
 from osint_archive.adhoc.url_lists import BadLine, UrlList
+from web.shared_database import open_shared_database
 
 JobState = Literal["queued", "running", "done"]
 # Who runs the job: this server's own worker threads, or Airflow's capture_urls DAG.
@@ -121,13 +122,9 @@ class CaptureQueue:
     """Capture jobs and their results; safe to share between a process's threads."""
 
     def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._clock = clock
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=10000")
-        self._db.executescript(SCHEMA)
+        self._db = open_shared_database(path, SCHEMA)
         path.chmod(0o600)  # who asked to preserve what, and why: not for other local users
         # Set when this process queues a job, so its own worker starts at once instead of at
         # its next look at the queue.

@@ -8,7 +8,6 @@ accounts; it is brought up to date from the store's listing, reading only new ma
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import Any
 
 from archive.manifest import iter_manifest_keys, read_manifest
 from archive.store import ObjectStore
+from web.shared_database import open_shared_database
 
 log = logging.getLogger(__name__)
 SCHEMA = """
@@ -72,14 +72,10 @@ class CaptureCatalog:
     """Capture id → manifest key, and the captures of each URL in time order."""
 
     def __init__(self, path: Path, store: ObjectStore) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.store = store
         self._lock = threading.Lock()
         self._refreshing = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=10000")
-        self._db.executescript(SCHEMA)
+        self._db = open_shared_database(path, SCHEMA)
         self._known: set[str] | None = None
         self.last_refresh = 0.0
 

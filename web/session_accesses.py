@@ -15,9 +15,10 @@ before its receipt is noted here, so a crash in between can only add an event, n
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from pathlib import Path
+
+from web.shared_database import open_shared_database
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS session_accesses (
@@ -33,12 +34,8 @@ class SessionAccesses:
     """(session, action, object) receipts that already have a custody event."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=10000")
-        self._db.executescript(SCHEMA)
+        self._db = open_shared_database(path, SCHEMA)
 
     def recorded(self, session_id: str, action: str, subject: str) -> bool:
         with self._lock:

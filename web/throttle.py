@@ -12,13 +12,14 @@ counts."""
 from __future__ import annotations
 
 import ipaddress
-import sqlite3
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from web.shared_database import open_shared_database
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS login_attempts (
@@ -51,11 +52,7 @@ class LoginThrottle:
         self.window = window_seconds
         self._clock = clock
         self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=10000")
-        self._db.executescript(SCHEMA)
+        self._db = open_shared_database(path, SCHEMA)
 
     def _wait(self, key: str, limit: int, now: float) -> float:
         recent = self._db.execute(
