@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Iterable, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from archive.capture_extras import MediaDownload
 from archive.capture_writer import CommitError, PageCapture
@@ -30,17 +30,10 @@ from collectors.page_text import (
 from collectors.politeness import HostGate
 from collectors.rendered import DOM_CONTENT_TYPE, NoDocumentError, render_page, rendered_capture
 from collectors.robots import RobotsRules, parse_robots, robots_allows
+from collectors.urls import normalise_url
 
 # A page listing hundreds of clips is a gallery to crawl as a video source, not a page.
 MAX_MEDIA_PER_PAGE = 20
-
-
-def normalise_url(url: str) -> str:
-    """Drop the fragment and lowercase scheme and host, so one page is queued once."""
-    parts = urlsplit(url)
-    return urlunsplit(
-        (parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", parts.query, "")
-    )
 
 
 @dataclass(frozen=True)

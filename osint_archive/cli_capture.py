@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from archive.custody import default_actor
+from collectors.urls import normalise_url
 from osint_archive.adhoc import (
     CaptureOptions,
     CaptureRequest,
@@ -22,7 +23,7 @@ from osint_archive.adhoc import (
     read_url_list,
 )
 from osint_archive.adhoc.records import REQUESTED_KINDS, RequestedKind
-from osint_archive.adhoc.url_lists import BadLine, normalised_key, parse_url_list
+from osint_archive.adhoc.url_lists import BadLine, parse_url_list
 from osint_archive.cli_common import EXIT_FAILED, EXIT_USAGE, err_console, load_settings
 from osint_archive.settings import SettingsError
 from osint_archive.terminal_text import safe_for_terminal
@@ -36,8 +37,8 @@ def _requests_of(urls: tuple[str, ...], from_file: Path | None, note: str) -> Ur
     Arguments carry no line number; a URL both given and listed is captured once."""
     wanted = read_url_list(from_file) if from_file is not None else UrlList(sha256="")
     given = parse_url_list("\n".join(u.strip() for u in urls).encode("utf-8"), is_csv=False)
-    listed = {normalised_key(r.url) for r in wanted.requests}
-    fresh = [r for r in given.requests if normalised_key(r.url) not in listed]
+    listed = {normalise_url(r.url) for r in wanted.requests}
+    fresh = [r for r in given.requests if normalise_url(r.url) not in listed]
     wanted.requests = [CaptureRequest(r.url) for r in fresh] + wanted.requests
     wanted.bad_lines = [BadLine(0, b.text, b.reason) for b in given.bad_lines] + wanted.bad_lines
     wanted.requests = [r if r.note else replace(r, note=note) for r in wanted.requests]

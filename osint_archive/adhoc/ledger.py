@@ -7,7 +7,6 @@ once more. The evidence of who asked for a capture and why is its ``requested`` 
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import UTC, datetime
 
 from pydantic import BaseModel
@@ -78,4 +77,4 @@ def open_list(store: ObjectStore, sha256: str) -> tuple[ListJournal, bool]:
 
 def close_list(store: ObjectStore, journal: ListJournal) -> None:
     done = journal.model_copy(update={"complete": True})
-    store.put_state(_list_key(journal.sha256), json.dumps(done.model_dump(mode="json")).encode())
+    store.put_state(_list_key(journal.sha256), done.model_dump_json().encode("utf-8"))

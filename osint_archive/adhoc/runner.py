@@ -26,6 +26,7 @@ from archive.manifest import CaptureManifest, read_manifest
 from archive.store import ObjectNotFoundError, ObjectStore
 from collectors.politeness import HostGates
 from collectors.telegram_post import post_link
+from collectors.urls import normalise_url
 from osint_archive.adhoc.kinds import (
     KindChoice,
     KindError,
@@ -48,7 +49,7 @@ from osint_archive.adhoc.records import (
     CaptureRequest,
     CaptureResult,
 )
-from osint_archive.adhoc.url_lists import normalised_key, url_problem
+from osint_archive.adhoc.url_lists import url_problem
 from osint_archive.pipeline import (
     SourceOutcome,
     SourceRunner,
@@ -172,7 +173,7 @@ def _find_capture(
 
     Capture ids are deterministic (source, run, URL), so the manifest is read by its key
     instead of listing the day's captures, which would cost a long list O(n²) reads."""
-    candidates = [url, normalised_key(url)]
+    candidates = [url, normalise_url(url)]
     if choice.kind == "telegram":
         link = post_link(url)
         parts = urlsplit(url)
@@ -215,7 +216,7 @@ class BatchCapture:
         problem = url_problem(request.url)
         if problem is not None:
             return CaptureResult(request.url, "failed", reason=problem, line=request.line)
-        previous = load_capture(self.store, normalised_key(request.url))
+        previous = load_capture(self.store, normalise_url(request.url))
         if previous is None or self.options.force:
             return None
         if resuming and journal is not None and previous.captured_at >= journal.started_at:
@@ -273,7 +274,7 @@ class BatchCapture:
         save_capture(
             self.store,
             AdhocCapture(
-                url=normalised_key(request.url),
+                url=normalise_url(request.url),
                 capture_id=capture.capture_id,
                 manifest_key=capture.key,
                 kind=choice.label,
@@ -370,7 +371,7 @@ async def _capture_planned(
                     failed.retryable = True  # a browser that would not start may start later
                     done(position, failed)
                     return
-                lane = lane_of(normalised_key(request.url))
+                lane = lane_of(normalise_url(request.url))
                 run_id = options.run_ids.get(request.url)
                 async with slots:
                     outcome = await _run_once(runner, source, lane, run_id)

@@ -14,6 +14,7 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from collectors.urls import normalise_url
 from osint_archive.adhoc.records import CaptureRequest
 from osint_archive.sources import check_http_url
 
@@ -51,16 +52,6 @@ def url_problem(url: str) -> str | None:
     except ValueError as err:
         return str(err)
     return None
-
-
-def normalised_key(url: str) -> str:
-    """One spelling per page: scheme and host lowercased, fragment dropped."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    return urlunsplit(
-        (parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", parts.query, "")
-    )
 
 
 def _rows(text: str, is_csv: bool) -> list[tuple[int, str, str]]:
@@ -101,7 +92,7 @@ def parse_url_list(data: bytes, is_csv: bool) -> UrlList:
         if problem is not None:
             url_list.bad_lines.append(BadLine(number, url, problem))
             continue
-        key = normalised_key(url)
+        key = normalise_url(url)
         if key in first_line:
             url_list.repeats[number] = first_line[key]
             continue

@@ -24,6 +24,7 @@ from pydantic import BaseModel
 
 from archive.manifest import read_manifest
 from archive.store import ObjectNotFoundError, ObjectStore
+from collectors.urls import normalise_url
 from osint_archive.adhoc import (
     ADHOC_SOURCE_ID,
     CaptureOptions,
@@ -33,7 +34,6 @@ from osint_archive.adhoc import (
 from osint_archive.adhoc.ledger import lane_of, load_capture
 from osint_archive.adhoc.records import REQUESTED_KINDS, RequestedKind
 from osint_archive.adhoc.runner import capture_urls
-from osint_archive.adhoc.url_lists import normalised_key
 from osint_archive.pipeline import is_transient_status, load_journal, run_manifests
 from osint_archive.scheduling.failures import PermanentFailure, TransientFailure
 from osint_archive.scheduling.runs import RunRef, scheduled_run_id
@@ -140,10 +140,10 @@ def read_conf(
     unique: dict[str, str] = {}
     repeats = []
     for url in (u.strip() for u in urls):
-        if normalised_key(url) in unique:
+        if normalise_url(url) in unique:
             repeats.append(url)
         else:
-            unique[normalised_key(url)] = url
+            unique[normalise_url(url)] = url
     wanted = list(unique.values())
     run_ids = url_run_ids(dag_run_id, run_after, wanted)
     targets = [UrlTarget(u, r) for u, r in zip(wanted, run_ids, strict=True)]
@@ -223,14 +223,14 @@ def verdict_of(result: CaptureResult) -> Verdict:
 
 def _run_status(store: ObjectStore, url: str, run_id: str) -> str | None:
     """``running`` or ``complete`` when ``run_id`` is the latest run of the URL's lane."""
-    journal = load_journal(store, f"{ADHOC_SOURCE_ID}.{lane_of(normalised_key(url))}")
+    journal = load_journal(store, f"{ADHOC_SOURCE_ID}.{lane_of(normalise_url(url))}")
     return journal.status if journal is not None and journal.run_id == run_id else None
 
 
 def _committed_result(store: ObjectStore, target: UrlTarget, run_id: str) -> CaptureResult | None:
     """The capture a finished run of this URL committed, when its task was lost before saying
     so (running it again under the same id would capture the URL a second time)."""
-    wanted = {target.url, normalised_key(target.url)}
+    wanted = {target.url, normalise_url(target.url)}
     seeds = [m for m in run_manifests(store, ADHOC_SOURCE_ID, run_id) if m.requested_url in wanted]
     if not seeds:
         return None
@@ -253,7 +253,7 @@ def _media_run(store: ObjectStore, result: CaptureResult, run_id: str) -> RunRef
     """The run to hand to transcription: a capture made now that holds media."""
     if result.status != "captured" or result.capture_id is None:
         return None
-    entry = load_capture(store, normalised_key(result.url))
+    entry = load_capture(store, normalise_url(result.url))
     if entry is None or entry.capture_id != result.capture_id:
         return None
     manifest = read_manifest(store, entry.manifest_key)
